@@ -1,0 +1,238 @@
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *host_check(const char *in, size_t len, char *out)
+{
+	size_t i, label = 0;
+	int labels = 1, letter_in_last = 0;
+
+	if (len == 0)
+		return "empty name";
+	if (len > HOST_MAX)
+		return "longer than 253 characters";
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c == '.') {
+			if (label == 0)
+				return "empty label";
+			if (out[i - 1] == '-')
+				return "label ends with '-'";
+			labels++;
+			label = 0;
+			letter_in_last = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			   c == '-') {
+			if (c == '-' && label == 0)
+				return "label starts with '-'";
+			if (++label > LABEL_MAX)
+				return "label longer than 63 characters";
+			if (c >= 'a' && c <= 'z')
+				letter_in_last = 1;
+		} else {
+			return "character outside a-z, 0-9, '-', '.'";
+		}
+		out[i] = (char)c;
+	}
+	out[len] = '\0';
+	if (label == 0)
+		return "empty label";
+	if (out[len - 1] == '-')
+		return "label ends with '-'";
+	if (labels < 2)
+		return "needs at least two labels";
+	if (!letter_in_last)
+		return "last label has no letter";
+	return NULL;
+}
+
+const char *printable(const char *s, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < n; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	out[i] = '\0';
+	if (s[i] && n > 4)
+		memcpy(out + n - 4, "...", 4);
+	return out;
+}
+
+int parse_ulong(const char *s, unsigned long min, unsigned long max,
+		unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	if (s[0] == '0' && s[1] != '\0')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int write_atomic(const char *dir, const char *name, const void *buf,
+		 size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	const char *p = buf;
+	int fd, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >=
+		    sizeof(tmp) ||
+	    (size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >=
+		    sizeof(dst)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, dst) < 0)
+		goto fail;
+	return fsync_dir(dir);
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len <= n) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *d;
+
+		while (cap - b->len <= n) {
+			if (cap > SIZE_MAX / 2) {
+				errno = ENOMEM;
+				return -1;
+			}
+			cap *= 2;
+		}
+		d = realloc(b->data, cap);
+		if (!d)
+			return -1;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	/* Every caller prints bounded, validated fields. */
+	if (n < 0 || (size_t)n >= sizeof(small)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	return buf_add(b, small, (size_t)n);
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int read_file(const char *path, size_t max, struct buf *b)
+{
+	char chunk[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	ssize_t n;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	b->len = 0;
+	if (buf_add(b, "", 0) < 0)
+		goto fail;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (b->len + (size_t)n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (buf_add(b, chunk, (size_t)n) < 0)
+			goto fail;
+	}
+	close(fd);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
