@@ -1,0 +1,190 @@
+# Shared by the gateway scripts (sourced, POSIX sh): paths, configuration,
+# logging, addresses. Nothing here changes the system on its own.
+
+# Every path lives under LINKGATE_ROOT, so tests and the demo run a whole
+# gateway in a temporary folder; a real install has an empty root.
+ROOT=${LINKGATE_ROOT:-}
+CONF_DIR=$ROOT/etc/linkgate
+CONF_FILE=$CONF_DIR/gateway.conf
+STATE=$ROOT/var/lib/linkgate
+LINKS=$STATE/links
+KEYDIR=$STATE/keys
+NGINX_DIR=$STATE/nginx
+RUN_DIR=$ROOT/run/linkgate
+LOG_DIR=$ROOT/var/log/linkgate
+LOCK=$STATE/gateway.lock
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${LINKGATE_HELPERS:-$HERE/../build}
+TEMPLATES=$HERE/../templates
+PROG=${PROG:-$(basename "$0")}
+
+die() {
+	echo "$PROG: $*" >&2
+	exit 1
+}
+
+# die_code CODE MESSAGE: exit with one of the documented codes.
+die_code() {
+	code=$1
+	shift
+	echo "$PROG: $*" >&2
+	exit "$code"
+}
+
+# cmd: the one wrapper for every command that changes the system. It logs
+# "[#] command" to the gateway log (and to stderr with LINKGATE_VERBOSE=1).
+cmd() {
+	if [ "${LINKGATE_VERBOSE:-0}" = 1 ]; then echo "[#] $*" >&2; fi
+	if [ -d "$LOG_DIR" ]; then echo "[#] $*" >>"$LOG_DIR/gateway.log"; fi
+	"$@"
+}
+
+# Defaults, then gateway.conf (KEY=value lines, read, never sourced).
+PREFIX=lg
+PORTS=
+PUBLIC_HOST=
+VETH_POOL=198.18.0.0/16
+TUNNEL_POOL=198.19.0.0/16
+FWMARK=0x4c47
+TABLE=4747
+HTTP_PORT=80
+HTTPS_PORT=443
+
+conf_load() {
+	[ -f "$CONF_FILE" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in '' | '#'*) continue ;; esac
+		key=${line%%=*}
+		value=${line#*=}
+		case $key in
+		PREFIX) PREFIX=$value ;;
+		PORTS) PORTS=$value ;;
+		PUBLIC_HOST) PUBLIC_HOST=$value ;;
+		VETH_POOL) VETH_POOL=$value ;;
+		TUNNEL_POOL) TUNNEL_POOL=$value ;;
+		FWMARK) FWMARK=$value ;;
+		TABLE) TABLE=$value ;;
+		HTTP_PORT) HTTP_PORT=$value ;;
+		HTTPS_PORT) HTTPS_PORT=$value ;;
+		*) die "$CONF_FILE: unknown setting '$key'" ;;
+		esac
+	done <"$CONF_FILE"
+	conf_check
+}
+
+conf_check() {
+	case $PREFIX in
+	'' | *[!a-z0-9]*) die "bad PREFIX '$PREFIX': 1-6 of a-z, 0-9" ;;
+	esac
+	[ ${#PREFIX} -le 6 ] || die "bad PREFIX '$PREFIX': 1-6 of a-z, 0-9"
+	case $PORTS in
+	'') ;;
+	*[!0-9-]* | -* | *- | *-*-*) die "bad PORTS '$PORTS': LOW-HIGH" ;;
+	*-*) ;;
+	*) die "bad PORTS '$PORTS': LOW-HIGH" ;;
+	esac
+	if [ -n "$PUBLIC_HOST" ] && ! valid_endpoint_host "$PUBLIC_HOST"; then
+		die "bad PUBLIC_HOST '$PUBLIC_HOST'"
+	fi
+	pool_check "$VETH_POOL" VETH_POOL
+	pool_check "$TUNNEL_POOL" TUNNEL_POOL
+	case $FWMARK in
+	0x[0-9a-f]* | [1-9]*) ;;
+	*) die "bad FWMARK '$FWMARK'" ;;
+	esac
+	case $FWMARK in 0x*[!0-9a-f]* | [1-9]*[!0-9]*) die "bad FWMARK '$FWMARK'" ;; esac
+	for n in "$TABLE" "$HTTP_PORT" "$HTTPS_PORT"; do
+		case $n in '' | *[!0-9]* | 0*) die "bad number '$n' in settings" ;; esac
+	done
+	[ "$HTTP_PORT" -le 65535 ] && [ "$HTTPS_PORT" -le 65535 ] ||
+		die "bad port in settings"
+}
+
+# A host clients can reach the gateway at: a name or an IPv4 address.
+valid_endpoint_host() {
+	case $1 in
+	*[!0-9.]*) "$BUILD/routemap" host "$1" >/dev/null 2>&1 ;;
+	*) ip_valid "$1" ;;
+	esac
+}
+
+ip_valid() {
+	case $1 in '' | *[!0-9.]* | .* | *. | *..*) return 1 ;; esac
+	old_ifs=$IFS
+	IFS=.
+	# shellcheck disable=SC2086 # splitting on dots is the point
+	set -- $1
+	IFS=$old_ifs
+	[ $# -eq 4 ] || return 1
+	for o in "$@"; do
+		case $o in 0?*) return 1 ;; esac
+		[ "${#o}" -le 3 ] && [ "$o" -le 255 ] || return 1
+	done
+}
+
+ip2int() {
+	old_ifs=$IFS
+	IFS=.
+	# shellcheck disable=SC2086
+	set -- $1
+	IFS=$old_ifs
+	echo $((($1 << 24) | ($2 << 16) | ($3 << 8) | $4))
+}
+
+int2ip() {
+	echo "$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
+}
+
+pool_check() {
+	case $1 in */*) ;; *) die "bad $2 '$1': ADDRESS/LENGTH" ;; esac
+	ip_valid "${1%/*}" || die "bad $2 '$1': ADDRESS/LENGTH"
+	len=${1#*/}
+	case $len in '' | *[!0-9]*) die "bad $2 '$1'" ;; esac
+	[ "$len" -ge 8 ] && [ "$len" -le 28 ] || die "bad $2 '$1': length 8-28"
+}
+
+# pool_size POOL: how many links a pool holds (a /30 each, index from 1).
+pool_size() {
+	echo $(((1 << (32 - ${1#*/})) / 4 - 1))
+}
+
+# pool_addr POOL INDEX N: address N (1 or 2) of the link's /30 in POOL.
+pool_addr() {
+	base=$(ip2int "${1%/*}")
+	len=${1#*/}
+	base=$((base & ~((1 << (32 - len)) - 1) & 0xffffffff))
+	int2ip $((base + $2 * 4 + $3))
+}
+
+max_index() {
+	a=$(pool_size "$VETH_POOL")
+	b=$(pool_size "$TUNNEL_POOL")
+	[ "$a" -lt "$b" ] && b=$a
+	[ "$b" -gt 65535 ] && b=65535
+	echo "$b"
+}
+
+alloc() {
+	if [ -n "$PORTS" ]; then
+		ALLOC_PORTS=$PORTS "$BUILD/alloc" -d "$STATE" -n "$(max_index)" "$@"
+	else
+		"$BUILD/alloc" -d "$STATE" -n "$(max_index)" "$@"
+	fi
+}
+
+# Names derived from a link index: namespace, veth ends, WireGuard.
+link_names() {
+	NS=${PREFIX}n$1
+	VETH_GW=${PREFIX}g$1
+	VETH_LINK=${PREFIX}l$1
+	WG=${PREFIX}w$1
+}
+
+# with_lock COMMAND...: runs a function under the gateway-wide lock, with a
+# wait long enough for 50 queued requests.
+with_lock() {
+	exec 9>>"$LOCK"
+	flock -w "${LINKGATE_LOCK_WAIT:-300}" 9 ||
+		die_code 75 "gateway lock not obtained in ${LINKGATE_LOCK_WAIT:-300} s"
+	"$@"
+}

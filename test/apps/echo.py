@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""A tiny home app for the tests: answers every request on HTTP and HTTPS
+with who it is, the TCP peer it saw and the forwarding headers it got."""
+import http.server
+import socketserver
+import ssl
+import sys
+import threading
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = "home=%s peer=%s xff=%s host=%s\n" % (
+            self.server.label, self.client_address[0],
+            self.headers.get("X-Forwarded-For", "-"),
+            self.headers.get("Host", "-"))
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    addr, label, cert, key = sys.argv[1:5]
+    plain = Server((addr, 8080), Handler)
+    tls = Server((addr, 8443), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    plain.label = tls.label = label
+    threading.Thread(target=tls.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    plain.serve_forever()
+
+
+main()
