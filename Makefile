@@ -22,7 +22,7 @@ LIBEXEC = $(PREFIX)/lib/linkgate
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
-	bats bats-assert bats-support shellcheck procps util-linux
+	bats bats-assert bats-support shellcheck procps util-linux python3
 
 all: $(HELPERS:%=$(B)/%)
 
@@ -56,6 +56,28 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c | $(B)/fuzz
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror $(FUZZ_FLAGS) \
 		-Ihelpers -o $@ $< helpers/common.c $(LDLIBS_SODIUM)
 
+# The gateway (see README): as root on the public host.
+GATEWAY_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+	wireguard-tools iproute2 nftables openssh-server util-linux curl
+setup:
+	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
+		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
+	$(MAKE) all
+	gateway/linkgate setup $(if $(PUBLIC_HOST),--public-host $(PUBLIC_HOST))
+
+gateway: all
+	gateway/linkgate start
+
+gateway-down:
+	gateway/linkgate down
+
+authorize: all
+	gateway/linkgate authorize "$(KEY)" "$(NAME)" "$(DOMAINS)" \
+		$(if $(ADMIN),--admin)
+
+revoke:
+	gateway/linkgate revoke "$(NAME)"
+
 check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
@@ -66,22 +88,25 @@ fuzz: $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 	sh test/fuzz/run $(FUZZ_SECONDS)
 
 deps:
-	@sh test/deps $(DEPS)
+	@sh gateway/deps $(DEPS)
 
 install: all
-	install -d -m 0755 $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(LIBEXEC)/templates
-	install -m 0755 $(HELPERS:%=$(B)/%) $(DESTDIR)$(LIBEXEC)/
-	for f in templates/*; do [ -f "$$f" ] && \
-		install -m 0644 "$$f" $(DESTDIR)$(LIBEXEC)/templates/; done; true
+	install -d -m 0755 $(DESTDIR)$(LIBEXEC)/build $(DESTDIR)$(LIBEXEC)/gateway \
+		$(DESTDIR)$(LIBEXEC)/templates
+	install -m 0755 $(HELPERS:%=$(B)/%) $(DESTDIR)$(LIBEXEC)/build/
+	install -m 0755 gateway/linkgate gateway/ssh-command gateway/deps \
+		$(DESTDIR)$(LIBEXEC)/gateway/
+	install -m 0644 gateway/lib.sh $(DESTDIR)$(LIBEXEC)/gateway/
+	install -m 0644 templates/* $(DESTDIR)$(LIBEXEC)/templates/
 
 uninstall:
-	rm -f $(HELPERS:%=$(DESTDIR)$(LIBEXEC)/%)
-	rm -rf $(DESTDIR)$(LIBEXEC)/templates
-	-rmdir $(DESTDIR)$(LIBEXEC)
+	-systemctl disable --now linkgate.service 2>/dev/null
+	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service
+	rm -rf $(DESTDIR)$(LIBEXEC)
 
 clean:
 	rm -rf $(B)
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: all check-build test fuzz deps install uninstall clean
+.PHONY: setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean

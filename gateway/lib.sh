@@ -49,6 +49,7 @@ FWMARK=0x4c47
 TABLE=4747
 HTTP_PORT=80
 HTTPS_PORT=443
+AUTHORIZED_KEYS=
 
 conf_load() {
 	[ -f "$CONF_FILE" ] || return 0
@@ -66,6 +67,7 @@ conf_load() {
 		TABLE) TABLE=$value ;;
 		HTTP_PORT) HTTP_PORT=$value ;;
 		HTTPS_PORT) HTTPS_PORT=$value ;;
+		AUTHORIZED_KEYS) AUTHORIZED_KEYS=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -96,6 +98,13 @@ conf_check() {
 	for n in "$TABLE" "$HTTP_PORT" "$HTTPS_PORT"; do
 		case $n in '' | *[!0-9]* | 0*) die "bad number '$n' in settings" ;; esac
 	done
+	case $AUTHORIZED_KEYS in
+	'' | /*) ;;
+	*) die "bad AUTHORIZED_KEYS '$AUTHORIZED_KEYS': an absolute path" ;;
+	esac
+	case $AUTHORIZED_KEYS in
+	*[!A-Za-z0-9/._-]*) die "bad AUTHORIZED_KEYS '$AUTHORIZED_KEYS'" ;;
+	esac
 	[ "$HTTP_PORT" -le 65535 ] && [ "$HTTPS_PORT" -le 65535 ] ||
 		die "bad port in settings"
 }

@@ -108,6 +108,6 @@ wait_for() {
 visit() {
 	local scheme=${2:-http} port=80
 	[ "$scheme" = https ] && port=443
-	ip netns exec "${T}i" curl -sS -k --max-time 5 \
+	ip netns exec "${T}i" curl -sS -k --max-time 3 \
 		--resolve "$1:$port:$GATEWAY" "$scheme://$1${3:-/}"
 }

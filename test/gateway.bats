@@ -1,0 +1,265 @@
+#!/usr/bin/env bats
+# The gateway end to end: links in namespaces, nginx routing, restore, the
+# ssh forced command and isolation. Real nginx, wireguard-go and sshd.
+#
+#   visitor ── ${T}i bridge ── ${T}g gateway (nginx :80/:443, sshd :22,
+#                           │            link namespaces ${GWPREFIX}nN)
+#                           ├── ${T}h1 home1: links app1, app3 (two peers)
+#                           └── ${T}h2 home2: link app2
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	net_down
+	net_up
+	gw_conf
+	gw setup >/dev/null
+	gw start >/dev/null
+	sshd_up
+	link_home app1.example.test h1 1
+	link_home app2.example.test h2 2
+	link_home app3.example.test h1 3
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+}
+
+sshd_up() {
+	mkdir -p /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
+	cat >"$WORK/sshd_config" <<-CONF
+	ListenAddress $GATEWAY:22
+	HostKey $WORK/host_key
+	PidFile $WORK/sshd.pid
+	AuthorizedKeysFile $WORK/root/root/.ssh/authorized_keys
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	MaxStartups 100:30:200
+	CONF
+	nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -f "$WORK/sshd_config"
+	for who in alice bob admin; do
+		ssh-keygen -q -t ed25519 -N '' -C "$who@home" -f "$WORK/$who"
+	done
+	gw authorize "$WORK/alice.pub" alice example.test >/dev/null
+	gw authorize "$WORK/bob.pub" bob bob.example.org >/dev/null
+	gw authorize "$WORK/admin.pub" admin "" --admin >/dev/null
+}
+
+# ssh_as WHO COMMAND: over real ssh from home1 with WHO's key.
+ssh_as() {
+	local who=$1
+	shift
+	ip netns exec "${T}h1" ssh -F /dev/null -i "$WORK/$who" \
+		-o UserKnownHostsFile="$WORK/known_hosts" \
+		-o StrictHostKeyChecking=accept-new -o BatchMode=yes \
+		-o ConnectTimeout=5 -o LogLevel=ERROR "root@$GATEWAY" "$@"
+}
+
+# link_home NAME HOME N: adds link N at the gateway (as root), brings up
+# its peer and an echo app at HOME.
+link_home() {
+	umask 077
+	wg genkey >"$WORK/c$3.key"
+	gw add "$1" "$(wg pubkey <"$WORK/c$3.key")" >"$WORK/add$3.out"
+	IFS=$'\t' read -r _ gwpub endpoint client _ _ <"$WORK/add$3.out"
+	home_peer "$2" "$3" "$WORK/c$3.key" "$gwpub" "$endpoint" "$client"
+	echo_app "$2" "$client" "$1"
+}
+
+nginx_t() {
+	local d=$WORK/root/var/lib/linkgate/nginx
+	nsenter --net="/run/netns/${T}g" nginx -t -q \
+		-e "$WORK/root/var/log/linkgate/nginx-error.log" -p "$d" -c "$d/nginx.conf"
+}
+
+@test "add prints ok, the gateway key, the endpoint and the tunnel addresses" {
+	run -0 cat "$WORK/add1.out"
+	assert_output --regexp $'^ok\t[A-Za-z0-9+/]{43}=\t10\\.77\\.0\\.2:470[0-9][0-9]\t198\\.19\\.0\\.6\t198\\.19\\.0\\.5\t1380$'
+}
+
+@test "three links get distinct ports, indexes and addresses, and nginx -t passes" {
+	run -0 nginx_t
+	run -0 cut -f3,4,5 "$WORK/add1.out" "$WORK/add2.out" "$WORK/add3.out"
+	assert_equal "$(cut -f1 <<<"$output" | sort -u | wc -l)" 3
+	assert_equal "$(cut -f2 <<<"$output" | sort -u | wc -l)" 3
+	run -0 gw list --json
+	assert_output --partial '"name":"app3.example.test"'
+	assert_equal "$(grep -o '"index":[0-9]*' <<<"$output" | sort -u | wc -l)" 3
+}
+
+@test "each Host header reaches its own home over HTTP, with the visitor in X-Forwarded-For" {
+	for n in 1 2 3; do
+		run -0 visit "app$n.example.test" http
+		assert_output --partial "home=app$n.example.test "
+		assert_output --partial "xff=$VISITOR "
+	done
+}
+
+@test "each SNI reaches its own home over HTTPS, with the visitor as the TCP peer" {
+	for n in 1 2 3; do
+		run -0 visit "app$n.example.test" https
+		assert_output --partial "home=app$n.example.test peer=$VISITOR "
+	done
+}
+
+@test "a visitor's own X-Forwarded-For is replaced" {
+	run -0 ip netns exec "${T}i" curl -sS --max-time 5 \
+		-H 'X-Forwarded-For: 6.6.6.6' -H 'Host: app1.example.test' "http://$GATEWAY/"
+	assert_output --partial "xff=$VISITOR "
+}
+
+@test "an unknown host gets 404 over HTTP and a closed connection over HTTPS" {
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H 'Host: nope.example.test' "http://$GATEWAY/"
+	assert_output 404
+	run -35 visit nope.example.test https
+}
+
+@test "status shows the tunnels up with a handshake and a healthy home" {
+	run -0 gw status app1.example.test
+	assert_line --regexp '^app1\.example\.test +up +[0-9]+s '
+}
+
+@test "remove frees the namespace, interfaces, reservation, reserved port and map entry" {
+	umask 077
+	wg genkey >"$WORK/c9.key"
+	gw add gone.example.test "$(wg pubkey <"$WORK/c9.key")" >"$WORK/add9.out"
+	IFS=$'\t' read -r _ _ endpoint _ _ _ <"$WORK/add9.out"
+	port=${endpoint##*:}
+	run -0 gw remove gone.example.test
+	run -1 gw remove gone.example.test
+	assert_output --partial "no such link"
+	idx=4
+	[ ! -e "/run/netns/${GWPREFIX}n$idx" ]
+	run -1 nsenter --net="/run/netns/${T}g" ip link show "${GWPREFIX}g$idx"
+	run -1 grep -r gone "$WORK/root/var/lib/linkgate/nginx" "$WORK/root/var/lib/linkgate/links"
+	run -1 grep gone "$WORK/root/var/lib/linkgate/alloc.state"
+	[ ! -e "$WORK/root/var/lib/linkgate/keys/gone.example.test.key" ]
+	run -0 nsenter --net="/run/netns/${T}g" cat /proc/sys/net/ipv4/ip_local_reserved_ports
+	refute_output --regexp "(^|,)$port(,|-|$)"
+	run -0 visit app1.example.test http
+}
+
+@test "adding a name that exists is refused; --replace swaps the key and keeps the port" {
+	run -1 gw add app2.example.test "$(wg genkey | wg pubkey)"
+	assert_output --partial "already exists"
+	old=$(cut -f3 "$WORK/add2.out")
+	umask 077
+	wg genkey >"$WORK/c2new.key"
+	run -0 gw add app2.example.test "$(wg pubkey <"$WORK/c2new.key")" --replace
+	assert_equal "$(cut -f3 <<<"$output")" "$old"
+	ip netns exec "${T}h2" wg set "${T}c2" private-key "$WORK/c2new.key"
+	wait_for 50 visit app2.example.test http
+}
+
+@test "hostile names, bad keys, MTUs and options are refused and change nothing" {
+	before=$(cd "$WORK/root/var/lib/linkgate" && cat links/* alloc.state nginx/*.conf | md5sum)
+	key=$(wg genkey | wg pubkey)
+	run -1 gw add 'a;b.example.test' "$key"
+	assert_output --partial "bad host name"
+	run -1 gw add 'x.example.test' "${key%?}"
+	assert_output --partial "bad client key"
+	run -1 gw add 'x.example.test' "$key" --mtu 99
+	run -1 gw add 'x.example.test' "$key" --mtu 1380x
+	run -1 gw add 'x.example.test' "$key" --frob
+	run -1 gw add '--replace' "$key"
+	run -2 gw add 'x.example.test'
+	run -2 gw frobnicate
+	after=$(cd "$WORK/root/var/lib/linkgate" && cat links/* alloc.state nginx/*.conf | md5sum)
+	assert_equal "$after" "$before"
+	run -0 visit app1.example.test http
+}
+
+@test "make gateway restores every link after its namespace and wireguard-go are gone" {
+	for n in 1 2 3; do
+		nsenter --net="/run/netns/${T}g" ip netns del "${GWPREFIX}n$n"
+	done
+	ip netns add "${GWPREFIX}n77"
+	run -0 gw start
+	[ ! -e "/run/netns/${GWPREFIX}n77" ]
+	for n in 1 2 3; do
+		wait_for 100 visit "app$n.example.test" https
+		run -0 visit "app$n.example.test" https
+		assert_output --partial "home=app$n.example.test peer=$VISITOR "
+	done
+	assert_equal "$(cut -f3 "$WORK/add1.out")" \
+		"$GATEWAY:$(ip netns exec "${GWPREFIX}n1" wg show "${GWPREFIX}w1" listen-port)"
+}
+
+@test "make gateway on a healthy gateway changes nothing" {
+	hs=$(ip netns exec "${GWPREFIX}n1" wg show "${GWPREFIX}w1" latest-handshakes)
+	pid=$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")
+	run -0 gw start
+	refute_output --partial restoring
+	assert_equal "$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")" "$pid"
+}
+
+@test "over ssh, a key adds, lists and removes its own links" {
+	key=$(wg genkey | wg pubkey)
+	run -0 ssh_as alice add ssh1.example.test "$key"
+	assert_output --regexp $'^ok\t'
+	run -0 ssh_as alice list
+	assert_output --partial ssh1.example.test
+	run -0 ssh_as alice remove ssh1.example.test
+}
+
+@test "over ssh, shells, other commands, scp and forwarding are refused" {
+	run -1 ssh_as alice bash
+	assert_output --partial "refused"
+	run -1 ssh_as alice sh -c id
+	run -1 ssh_as alice
+	run -1 ssh_as alice 'add a;b.example.test x'
+	run -1 ssh_as alice add x.example.test notakey
+	run -1 ssh_as alice remove a b
+	run -1 ssh_as alice 'list $(id)'
+	run ip netns exec "${T}h1" scp -F /dev/null -i "$WORK/alice" \
+		-o UserKnownHostsFile="$WORK/known_hosts" -o BatchMode=yes \
+		"root@$GATEWAY:/etc/passwd" "$WORK/stolen"
+	[ "$status" -ne 0 ] && [ ! -s "$WORK/stolen" ]
+	run ssh_as alice -W "$GATEWAY:80"
+	[ "$status" -ne 0 ]
+	refute_output --partial nginx
+}
+
+@test "over ssh, alice cannot see or remove bob's link, nor add outside her domains" {
+	run -0 ssh_as bob add b.bob.example.org "$(wg genkey | wg pubkey)"
+	run -0 ssh_as alice list
+	refute_output --partial bob.example.org
+	run -1 ssh_as alice remove b.bob.example.org
+	assert_output --partial "belongs to another key"
+	run -1 ssh_as alice add a.bob.example.org "$(wg genkey | wg pubkey)"
+	assert_output --partial "outside the domains"
+	run -0 ssh_as admin list
+	assert_output --partial b.bob.example.org
+	run -0 ssh_as bob remove b.bob.example.org
+}
+
+@test "from home, the gateway host, other links and the visitor network are unreachable" {
+	c1=$(cut -f4 "$WORK/add1.out")
+	for target in "$GATEWAY:22" "$GATEWAY:80" 198.18.0.5:80 198.18.0.6:22 \
+		198.19.0.5:22 198.19.0.9:22 198.19.0.10:8080 198.18.0.10:80 \
+		"$VISITOR:80" 10.77.0.4:22 198.18.0.1:22; do
+		run ip netns exec "${T}h1" timeout 3 curl -s --interface "$c1" \
+			--max-time 2 "http://$target/"
+		[ "$status" -ne 0 ] || fail "$target reachable from home1's tunnel"
+	done
+}
+
+@test "from the visitor side, a link namespace answers on nothing but 80 and 443" {
+	for port in 22 8080 8443 2019; do
+		run nsenter --net="/run/netns/${T}g" curl -s --max-time 2 "http://198.18.0.6:$port/"
+		[ "$status" -ne 0 ] || fail "port $port of a link namespace answered"
+	done
+	run -0 nsenter --net="/run/netns/${T}g" curl -s --max-time 2 -H 'Host: app1.example.test' http://198.18.0.6:80/
+}
