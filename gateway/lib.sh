@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034 # sourced: the scripts use these
 # Shared by the gateway scripts (sourced, POSIX sh): paths, configuration,
 # logging, addresses. Nothing here changes the system on its own.
 
@@ -105,8 +106,9 @@ conf_check() {
 	case $AUTHORIZED_KEYS in
 	*[!A-Za-z0-9/._-]*) die "bad AUTHORIZED_KEYS '$AUTHORIZED_KEYS'" ;;
 	esac
-	[ "$HTTP_PORT" -le 65535 ] && [ "$HTTPS_PORT" -le 65535 ] ||
+	if [ "$HTTP_PORT" -gt 65535 ] || [ "$HTTPS_PORT" -gt 65535 ]; then
 		die "bad port in settings"
+	fi
 }
 
 # A host clients can reach the gateway at: a name or an IPv4 address.
@@ -149,7 +151,9 @@ pool_check() {
 	ip_valid "${1%/*}" || die "bad $2 '$1': ADDRESS/LENGTH"
 	len=${1#*/}
 	case $len in '' | *[!0-9]*) die "bad $2 '$1'" ;; esac
-	[ "$len" -ge 8 ] && [ "$len" -le 28 ] || die "bad $2 '$1': length 8-28"
+	if [ "$len" -lt 8 ] || [ "$len" -gt 28 ]; then
+		die "bad $2 '$1': length 8-28"
+	fi
 }
 
 # pool_size POOL: how many links a pool holds (a /30 each, index from 1).

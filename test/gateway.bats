@@ -160,7 +160,7 @@ nginx_t() {
 	run -0 gw add app2.example.test "$(wg pubkey <"$WORK/c2new.key")" --replace
 	assert_equal "$(cut -f3 <<<"$output")" "$old"
 	ip netns exec "${T}h2" wg set "${T}c2" private-key "$WORK/c2new.key"
-	wait_for 50 visit app2.example.test http
+	wait_for 50 visit app2.example.test http >/dev/null 2>&1
 }
 
 @test "hostile names, bad keys, MTUs and options are refused and change nothing" {
@@ -189,7 +189,7 @@ nginx_t() {
 	run -0 gw start
 	[ ! -e "/run/netns/${GWPREFIX}n77" ]
 	for n in 1 2 3; do
-		wait_for 100 visit "app$n.example.test" https
+		wait_for 100 visit "app$n.example.test" https >/dev/null 2>&1
 		run -0 visit "app$n.example.test" https
 		assert_output --partial "home=app$n.example.test peer=$VISITOR "
 	done
