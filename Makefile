@@ -78,6 +78,19 @@ authorize: all
 revoke:
 	gateway/linkgate revoke "$(NAME)"
 
+# The home side: create, remove and list links over ssh.
+# Variables reach bin/link in the environment, never pasted into a shell
+# line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
+# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR.
+link: all
+	bin/link "$$GATEWAY" "$$FQDN" "$$EXPOSE"
+
+unlink: all
+	bin/link --remove "$$GATEWAY" "$$FQDN"
+
+links: all
+	bin/link --list "$$GATEWAY"
+
 check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
@@ -109,4 +122,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean

@@ -33,39 +33,6 @@ setup() {
 	load lib/net
 }
 
-sshd_up() {
-	mkdir -p /run/sshd
-	ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
-	cat >"$WORK/sshd_config" <<-CONF
-	ListenAddress $GATEWAY:22
-	HostKey $WORK/host_key
-	PidFile $WORK/sshd.pid
-	AuthorizedKeysFile $WORK/root/root/.ssh/authorized_keys
-	PasswordAuthentication no
-	KbdInteractiveAuthentication no
-	UsePAM no
-	StrictModes no
-	MaxStartups 100:30:200
-	CONF
-	nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -f "$WORK/sshd_config"
-	for who in alice bob admin; do
-		ssh-keygen -q -t ed25519 -N '' -C "$who@home" -f "$WORK/$who"
-	done
-	gw authorize "$WORK/alice.pub" alice example.test >/dev/null
-	gw authorize "$WORK/bob.pub" bob bob.example.org >/dev/null
-	gw authorize "$WORK/admin.pub" admin "" --admin >/dev/null
-}
-
-# ssh_as WHO COMMAND: over real ssh from home1 with WHO's key.
-ssh_as() {
-	local who=$1
-	shift
-	ip netns exec "${T}h1" ssh -F /dev/null -i "$WORK/$who" \
-		-o UserKnownHostsFile="$WORK/known_hosts" \
-		-o StrictHostKeyChecking=accept-new -o BatchMode=yes \
-		-o ConnectTimeout=5 -o LogLevel=ERROR "root@$GATEWAY" "$@"
-}
-
 # link_home NAME HOME N: adds link N at the gateway (as root), brings up
 # its peer and an echo app at HOME.
 link_home() {

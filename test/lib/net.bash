@@ -111,3 +111,39 @@ visit() {
 	ip netns exec "${T}i" curl -sS -k --max-time 3 \
 		--resolve "$1:$port:$GATEWAY" "$scheme://$1${3:-/}"
 }
+
+# sshd_up: sshd in the gateway namespace with a test host key, and the
+# keys alice (example.test), bob (bob.example.org) and admin authorized.
+sshd_up() {
+	mkdir -p /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
+	cat >"$WORK/sshd_config" <<-CONF
+	ListenAddress $GATEWAY:22
+	HostKey $WORK/host_key
+	PidFile $WORK/sshd.pid
+	AuthorizedKeysFile $WORK/root/root/.ssh/authorized_keys
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	MaxStartups 100:30:200
+	CONF
+	nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -f "$WORK/sshd_config"
+	for who in alice bob admin; do
+		ssh-keygen -q -t ed25519 -N '' -C "$who@home" -f "$WORK/$who"
+	done
+	gw authorize "$WORK/alice.pub" alice example.test >/dev/null
+	gw authorize "$WORK/bob.pub" bob bob.example.org >/dev/null
+	gw authorize "$WORK/admin.pub" admin "" --admin >/dev/null
+}
+
+# ssh_as WHO COMMAND: over real ssh from home1 with WHO's key.
+ssh_as() {
+	local who=$1
+	shift
+	ip netns exec "${T}h1" ssh -F /dev/null -i "$WORK/$who" \
+		-o UserKnownHostsFile="$WORK/known_hosts" \
+		-o StrictHostKeyChecking=accept-new -o BatchMode=yes \
+		-o ConnectTimeout=5 -o LogLevel=ERROR "root@$GATEWAY" "$@"
+}
+

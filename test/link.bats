@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# make link from home over real ssh to a namespace-hosted gateway: the
+# .env file, the compose snippet, the wg-quick file, and bad input.
+#
+#   visitor ── ${T}i bridge ── ${T}g gateway (nginx, sshd, link namespaces)
+#                           └── ${T}h1 home: make link, wg-quick, echo app
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	net_down
+	net_up
+	gw_conf
+	gw setup >/dev/null
+	gw start >/dev/null
+	sshd_up
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+	OUT=$BATS_TEST_TMPDIR/out
+	mkdir -p "$OUT"
+}
+
+# make_link ARGS: `make link` from home1 as alice, files into $OUT.
+make_link() {
+	ip netns exec "${T}h1" make -s -C "$REPO" link "$@" \
+		"GATEWAY=root@$GATEWAY" SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR" \
+		LINK_DIR="$OUT"
+}
+
+@test "make link writes a 0600 .env with the link's values and prints a snippet" {
+	run -0 make_link FQDN=one.example.test EXPOSE=app:80
+	assert_output --partial "env_file: ./one.example.test.env"
+	assert_output --partial "NET_ADMIN"
+	assert_output --partial "/dev/net/tun"
+	assert_output --partial "restart: unless-stopped"
+	refute_output --partial "PRIVKEY"
+	f=$OUT/one.example.test.env
+	assert_equal "$(stat -c %a "$f")" 600
+	run -0 cat "$f"
+	assert_line LINK_DOMAIN=one.example.test
+	assert_line EXPOSE=app:80
+	assert_line --regexp '^GATEWAY_ENDPOINT=10\.77\.0\.2:470[0-9][0-9]$'
+	assert_line LINK_MTU=1380
+	assert_line LINK_WILDCARD=0
+	[ -z "$(ls -A "$OUT" | grep -v '^one.example.test.env$')" ]
+}
+
+@test "the keys in the .env match what the gateway holds" {
+	make_link FQDN=two.example.test EXPOSE=app:80 >/dev/null
+	f=$OUT/two.example.test.env
+	priv=$(grep ^GATEWAY_CLIENT_WG_PRIVKEY= "$f" | cut -d= -f2-)
+	gwpub=$(grep ^GATEWAY_LINK_WG_PUBKEY= "$f" | cut -d= -f2-)
+	rec=$WORK/root/var/lib/linkgate/links/two.example.test
+	assert_equal "$(grep ^CLIENT_KEY= "$rec" | cut -d= -f2-)" "$(wg pubkey <<<"$priv")"
+	assert_equal "$(wg pubkey <"$WORK/root/var/lib/linkgate/keys/two.example.test.key")" "$gwpub"
+	run -1 grep -r "$priv" "$WORK/root"
+}
+
+@test "an existing .env is never overwritten without FORCE=1" {
+	make_link FQDN=three.example.test EXPOSE=app:80 >/dev/null
+	before=$(md5sum <"$OUT/three.example.test.env")
+	run -2 make_link FQDN=three.example.test EXPOSE=app:80 REPLACE=1
+	assert_output --partial "exists (FORCE=1 to overwrite)"
+	assert_equal "$(md5sum <"$OUT/three.example.test.env")" "$before"
+	run -0 make_link FQDN=three.example.test EXPOSE=app:80 REPLACE=1 FORCE=1
+	assert_not_equal "$(md5sum <"$OUT/three.example.test.env")" "$before"
+}
+
+@test "INLINE=1 prints the variables inline" {
+	run -0 make_link FQDN=four.example.test EXPOSE=app:80 INLINE=1
+	assert_output --partial 'LINK_DOMAIN: "four.example.test"'
+	assert_output --partial 'GATEWAY_CLIENT_WG_PRIVKEY: "'
+}
+
+@test "the wg-quick file has a valid interface name and its tunnel works" {
+	run -0 make_link FQDN=wq.example.test EXPOSE=app:80 FORMAT=wg-quick
+	conf=$(ls "$OUT"/*.conf)
+	name=$(basename "$conf" .conf)
+	[ "${#name}" -le 15 ]
+	run -0 grep -E '^Table = [0-9]+$' "$conf"
+	client=$(grep ^LINK_CLIENT_ADDRESS= "$OUT/wq.example.test.env" | cut -d= -f2)
+	ip netns exec "${T}h1" env WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go \
+		wg-quick up "$conf"
+	echo_app h1 "$client" wq.example.test
+	wait_for 100 visit wq.example.test https >/dev/null 2>&1
+	run -0 visit wq.example.test https
+	assert_output --partial "home=wq.example.test peer=$VISITOR "
+	# The rest of the home's traffic still leaves by its own route.
+	run -0 ip netns exec "${T}h1" ip route get 10.77.0.1
+	refute_output --partial "$name"
+	ip netns exec "${T}h1" wg-quick down "$conf"
+}
+
+@test "make unlink removes the link and make links lists the others" {
+	make_link FQDN=five.example.test EXPOSE=app:80 >/dev/null
+	run -0 ip netns exec "${T}h1" make -s -C "$REPO" unlink \
+		"GATEWAY=root@$GATEWAY" FQDN=five.example.test SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts"
+	run -0 ip netns exec "${T}h1" make -s -C "$REPO" links \
+		"GATEWAY=root@$GATEWAY" SSH_KEY="$WORK/alice" KNOWN_HOSTS="$WORK/known_hosts"
+	refute_output --partial five.example.test
+	assert_output --partial one.example.test
+}
+
+@test "bad FQDN, EXPOSE, MTU and gateways are refused and leave no files" {
+	run -2 make_link FQDN= EXPOSE=app:80
+	run -2 make_link 'FQDN=a;b.example.test' EXPOSE=app:80
+	assert_output --partial "bad host name"
+	run -2 make_link FQDN=x.example.test EXPOSE=app
+	assert_output --partial "bad EXPOSE"
+	run -2 make_link FQDN=x.example.test EXPOSE=app:0
+	run -2 make_link FQDN=x.example.test EXPOSE=app:65536
+	run -2 make_link FQDN=x.example.test 'EXPOSE=a;b:80'
+	run -2 make_link FQDN=x.example.test 'EXPOSE=a"b:80'
+	run -2 make_link FQDN=x.example.test EXPOSE=app:80 MTU=99
+	run -2 ip netns exec "${T}h1" make -s -C "$REPO" link GATEWAY=nobody \
+		FQDN=x.example.test EXPOSE=app:80 LINK_DIR="$OUT"
+	run -2 make_link FQDN=outside.example.org EXPOSE=app:80
+	assert_output --partial "outside the domains"
+	run -2 ip netns exec "${T}h1" make -s -C "$REPO" link GATEWAY=root@10.77.0.9 \
+		FQDN=x.example.test EXPOSE=app:80 LINK_DIR="$OUT" SSH_KEY="$WORK/alice" \
+		SSH_OPTS="-o ConnectTimeout=2"
+	[ -z "$(ls -A "$OUT")" ]
+}
+
+@test "bin/link refuses with exit 1, and 2 for usage, before calling the gateway" {
+	link() { ip netns exec "${T}h1" "$REPO/bin/link" "$@"; }
+	run -1 link "root@$GATEWAY" x.example.test 'a$(id):80' --dir "$OUT"
+	assert_output --partial "bad EXPOSE service"
+	run -1 link "root@$GATEWAY" '$(id).example.test' app:80 --dir "$OUT"
+	run -1 link 'root@gw;id' x.example.test app:80 --dir "$OUT"
+	run -1 link "root@$GATEWAY:99999" x.example.test app:80 --dir "$OUT"
+	run -2 link "root@$GATEWAY" x.example.test
+	run -2 link "root@$GATEWAY" x.example.test app:80 extra
+	run -2 link "root@$GATEWAY" x.example.test app:80 --frob
+	run -0 link --help
+	[ -z "$(ls -A "$OUT")" ]
+}
