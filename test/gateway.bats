@@ -11,12 +11,7 @@ setup_file() {
 	load common
 	load lib/net
 	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
-	net_down
-	net_up
-	gw_conf
-	gw setup >/dev/null
-	gw start >/dev/null
-	sshd_up
+	gateway_up
 	link_home app1.example.test h1 1
 	link_home app2.example.test h2 2
 	link_home app3.example.test h1 3

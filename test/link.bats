@@ -9,12 +9,7 @@ setup_file() {
 	load common
 	load lib/net
 	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
-	net_down
-	net_up
-	gw_conf
-	gw setup >/dev/null
-	gw start >/dev/null
-	sshd_up
+	gateway_up
 }
 
 teardown_file() {

@@ -147,3 +147,13 @@ ssh_as() {
 		-o ConnectTimeout=5 -o LogLevel=ERROR "root@$GATEWAY" "$@"
 }
 
+
+# gateway_up: a fresh topology with a running gateway and sshd.
+gateway_up() {
+	net_down
+	net_up
+	gw_conf
+	gw setup >/dev/null
+	gw start >/dev/null
+	sshd_up
+}
