@@ -56,7 +56,7 @@ gw() {
 
 gw_conf() {
 	mkdir -p "$WORK/root/etc/linkgate"
-	printf '%s\n' "PREFIX=$GWPREFIX" "PORTS=${1:-47000-47099}" \
+	printf '%s\n' "PREFIX=$GWPREFIX" "PORTS=${GWPORTS:-47000-47099}" \
 		"PUBLIC_HOST=$GATEWAY" >"$WORK/root/etc/linkgate/gateway.conf"
 }
 
