@@ -31,8 +31,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def main():
     addr, label, cert, key = sys.argv[1:5]
-    plain = Server((addr, 8080), Handler)
-    tls = Server((addr, 8443), Handler)
+    http_port, https_port = (int(p) for p in (sys.argv[5:7] or (8080, 8443)))
+    plain = Server((addr, http_port), Handler)
+    tls = Server((addr, https_port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)

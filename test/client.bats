@@ -1,0 +1,219 @@
+#!/usr/bin/env bats
+# The link client at home, run natively from the .env that make link wrote:
+# WireGuard, Caddy (internal CA here; ACME is the end-to-end suite's), basic
+# auth, FORWARD_ONLY with and without PROXY protocol, wildcards, signals.
+#
+#   visitor ── ${T}i bridge ── ${T}g gateway (nginx, sshd, link namespaces)
+#                           ├── ${T}h1 home1: apps on 127.0.0.1, clients
+#                           └── ${T}h2 home2: the wildcard link's client
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	gateway_up
+	for h in h1 h2; do
+		echo_app_at "$h" 127.0.0.1 "app-$h" 9080 9443
+	done
+	tls_app
+	new_link app1.example.test h1 127.0.0.1:9080
+	new_link app2.example.test h1 127.0.0.1:9080
+	new_link fwd.example.test h1 127.0.0.1:9080
+	new_link app3.example.test h2 127.0.0.1:9080 --wildcard
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+}
+
+teardown() {
+	for f in "$WORK"/client-*.pid; do
+		[ -f "$f" ] || continue
+		kill -TERM "$(cat "$f")" 2>/dev/null || true
+		rm -f "$f"
+	done
+	sleep 0.5
+}
+
+# echo_app_at HOME ADDR LABEL HTTP_PORT HTTPS_PORT
+echo_app_at() {
+	[ -f "$WORK/app.crt" ] || openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=app -keyout "$WORK/app.key" -out "$WORK/app.crt" 2>/dev/null
+	ip netns exec "$T$1" python3 "$REPO/test/apps/echo.py" "$2" "$3" \
+		"$WORK/app.crt" "$WORK/app.key" "$4" "$5" >"$WORK/app-$3.log" 2>&1 &
+	echo $! >"$WORK/app-$3.pid"
+	wait_for 50 grep -q ready "$WORK/app-$3.log"
+}
+
+# tls_app: an nginx at home1 that ends TLS itself, reads PROXY protocol on
+# 9444 and not on 9445, and answers with the address it learnt.
+tls_app() {
+	mkdir -p "$WORK/tlsapp"
+	cat >"$WORK/tlsapp/nginx.conf" <<-CONF
+	pid $WORK/tlsapp-nginx.pid;
+	error_log $WORK/tlsapp/error.log;
+	events {}
+	http {
+		access_log off;
+		server {
+			listen 127.0.0.1:9444 ssl proxy_protocol;
+			ssl_certificate $WORK/app.crt;
+			ssl_certificate_key $WORK/app.key;
+			return 200 "tlsapp pp=\$proxy_protocol_addr peer=\$remote_addr\n";
+		}
+		server {
+			listen 127.0.0.1:9445 ssl;
+			ssl_certificate $WORK/app.crt;
+			ssl_certificate_key $WORK/app.key;
+			return 200 "tlsapp peer=\$remote_addr\n";
+		}
+	}
+	CONF
+	ip netns exec "${T}h1" nginx -e "$WORK/tlsapp/error.log" -p "$WORK/tlsapp" \
+		-c "$WORK/tlsapp/nginx.conf"
+}
+
+# new_link FQDN HOME EXPOSE [OPTIONS]: make link from HOME, as alice.
+new_link() {
+	ip netns exec "$T$2" env SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR" \
+		LINK_DIR="$WORK" "$REPO/bin/link" "root@$GATEWAY" "$1" "$3" \
+		"${@:4}" >/dev/null
+}
+
+# client FQDN HOME [VAR=value...]: starts the link client for FQDN at HOME
+# and waits until the gateway reaches its health path.
+client() {
+	local name=$1 home=$2
+	shift 2
+	ip netns exec "$T$home" env DATA_DIR="$WORK/data-$name" "$@" \
+		"$REPO/client/link-client" --env-file "$WORK/$name.env" \
+		>"$WORK/client-$name.log" 2>&1 &
+	echo $! >"$WORK/client-$name.pid"
+	wait_for 100 healthy "$name"
+}
+
+healthy() {
+	ip netns exec "${T}i" curl -sf --max-time 1 -H "Host: $1" \
+		"http://$GATEWAY/.well-known/gateway/health" >/dev/null
+}
+
+# https FQDN [CURL OPTIONS]: the visitor's HTTPS request, verified against
+# the internal CA root of the client that serves FQDN.
+https() {
+	local name=$1 ca
+	shift
+	ca=$(ls "$WORK"/data-*/caddy/pki/authorities/local/root.crt | head -1)
+	ip netns exec "${T}i" curl -sS --max-time 5 --cacert "$ca" \
+		--resolve "$name:443:$GATEWAY" "$@" "https://$name/"
+}
+
+@test "with TLS_INTERNAL, https returns the app's page and the app sees the visitor in X-Forwarded-For" {
+	client app1.example.test h1 TLS_INTERNAL=1
+	run -0 https app1.example.test
+	assert_output --partial "home=app-h1 peer=127.0.0.1 xff=$VISITOR host=app1.example.test"
+}
+
+@test "http redirects to https without Caddy's own port, and the health path answers on http" {
+	client app1.example.test h1 TLS_INTERNAL=1
+	run -0 ip netns exec "${T}i" curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' \
+		--max-time 5 -H 'Host: app1.example.test' "http://$GATEWAY/a?b=1"
+	assert_output "308 https://app1.example.test/a?b=1"
+	run -0 ip netns exec "${T}i" curl -sS --max-time 5 -H 'Host: app1.example.test' \
+		"http://$GATEWAY/.well-known/gateway/health"
+	assert_output OK
+}
+
+@test "BASIC_AUTH gives 401 without and 200 with credentials; the health path needs none" {
+	client app1.example.test h1 TLS_INTERNAL=1 BASIC_AUTH=alice:s3cret
+	run -0 https app1.example.test -o /dev/null -w '%{http_code}'
+	assert_output 401
+	run -0 https app1.example.test -u alice:s3cret
+	assert_output --partial "home=app-h1"
+	run -0 https app1.example.test -u alice:wrong -o /dev/null -w '%{http_code}'
+	assert_output 401
+	run -0 ip netns exec "${T}i" curl -sS --max-time 5 -k \
+		--resolve "app1.example.test:443:$GATEWAY" https://app1.example.test/.well-known/gateway/health
+	assert_output OK
+}
+
+@test "FORWARD_ONLY: an HTTP app gets the visitor in X-Forwarded-For from the gateway" {
+	client fwd.example.test h1 FORWARD_ONLY=1 EXPOSE_HTTPS=127.0.0.1:9445
+	run -0 visit fwd.example.test http
+	assert_output --partial "home=app-h1 peer=127.0.0.1 xff=$VISITOR "
+	run -0 visit fwd.example.test https
+	assert_output "tlsapp peer=127.0.0.1"
+}
+
+@test "FORWARD_ONLY with FORWARD_PROXY_PROTOCOL=1: a TLS app learns the visitor's address" {
+	client fwd.example.test h1 FORWARD_ONLY=1 EXPOSE_HTTPS=127.0.0.1:9444 \
+		FORWARD_PROXY_PROTOCOL=1
+	run -0 visit fwd.example.test https
+	assert_output "tlsapp pp=$VISITOR peer=127.0.0.1"
+}
+
+@test "two links from one home run side by side" {
+	client app1.example.test h1 TLS_INTERNAL=1
+	client app2.example.test h1 TLS_INTERNAL=1
+	run -0 ip netns exec "${T}i" curl -sS -k --max-time 5 \
+		--resolve "app1.example.test:443:$GATEWAY" https://app1.example.test/
+	assert_output --partial "host=app1.example.test"
+	run -0 ip netns exec "${T}i" curl -sS -k --max-time 5 \
+		--resolve "app2.example.test:443:$GATEWAY" https://app2.example.test/
+	assert_output --partial "host=app2.example.test"
+}
+
+@test "a wildcard link gets certificates for names under its domain only" {
+	client app3.example.test h2 TLS_INTERNAL=1
+	ca=$WORK/data-app3.example.test/caddy/pki/authorities/local/root.crt
+	run -0 ip netns exec "${T}i" curl -sS --max-time 10 --cacert "$ca" \
+		--resolve "x.app3.example.test:443:$GATEWAY" https://x.app3.example.test/
+	assert_output --partial "home=app-h2 peer=127.0.0.1 xff=$VISITOR host=x.app3.example.test"
+	client_addr=$(grep ^LINK_CLIENT_ADDRESS= "$WORK/app3.example.test.env" | cut -d= -f2)
+	run ip netns exec "${T}h2" curl -sS --max-time 10 -k \
+		--resolve "evil.example.org:8443:$client_addr" https://evil.example.org:8443/
+	[ "$status" -ne 0 ]
+	run -1 grep -rl evil.example.org "$WORK/data-app3.example.test/caddy/certificates"
+}
+
+@test "SIGTERM stops the client with status 0 and removes its interface and rule; it starts again cleanly" {
+	client app1.example.test h1 TLS_INTERNAL=1
+	pid=$(cat "$WORK/client-app1.example.test.pid")
+	kill -TERM "$pid"
+	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null"
+	run -0 grep -c 'link-client: stopped' "$WORK/client-app1.example.test.log"
+	run -0 ip -n "${T}h1" rule show
+	refute_output --partial "lookup 2"
+	run -0 ip -n "${T}h1" -o link show
+	refute_output --partial " lk"
+	client app1.example.test h1 TLS_INTERNAL=1
+	run -0 https app1.example.test
+	refute_output --partial "File exists"
+	run -1 grep -i 'file exists' "$WORK/client-app1.example.test.log"
+}
+
+@test "a bad .env is refused before anything is created" {
+	bad=$WORK/bad.env
+	sed 's/^EXPOSE=.*/EXPOSE=app;id:80/' "$WORK/app1.example.test.env" >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	assert_output --partial "EXPOSE has characters outside"
+	grep -v ^GATEWAY_LINK_WG_PUBKEY= "$WORK/app1.example.test.env" >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	assert_output --partial "GATEWAY_LINK_WG_PUBKEY is not set"
+	{ cat "$WORK/app1.example.test.env"; echo PATH=/tmp; } >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	assert_output --partial "unknown setting 'PATH'"
+	sed 's/^LINK_MTU=.*/LINK_MTU=99/' "$WORK/app1.example.test.env" >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	run -2 "$REPO/client/link-client" --frob
+	run -0 ip -n "${T}h1" -o link show
+	refute_output --partial " lk"
+}
