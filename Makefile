@@ -91,6 +91,10 @@ unlink: all
 links: all
 	bin/link --list "$$GATEWAY"
 
+# The client image (needs a Docker engine; see client/Dockerfile).
+docker:
+	docker build -f client/Dockerfile -t linkgate/client:latest .
+
 check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
@@ -105,16 +109,27 @@ deps:
 
 install: all
 	install -d -m 0755 $(DESTDIR)$(LIBEXEC)/build $(DESTDIR)$(LIBEXEC)/gateway \
-		$(DESTDIR)$(LIBEXEC)/templates
+		$(DESTDIR)$(LIBEXEC)/templates $(DESTDIR)$(LIBEXEC)/bin \
+		$(DESTDIR)$(LIBEXEC)/client $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)/etc/systemd/system
 	install -m 0755 $(HELPERS:%=$(B)/%) $(DESTDIR)$(LIBEXEC)/build/
 	install -m 0755 gateway/linkgate gateway/ssh-command gateway/deps \
 		$(DESTDIR)$(LIBEXEC)/gateway/
 	install -m 0644 gateway/lib.sh $(DESTDIR)$(LIBEXEC)/gateway/
 	install -m 0644 templates/* $(DESTDIR)$(LIBEXEC)/templates/
+	install -m 0755 bin/link $(DESTDIR)$(LIBEXEC)/bin/
+	install -m 0755 client/link-client $(DESTDIR)$(LIBEXEC)/client/
+	ln -sf $(LIBEXEC)/bin/link $(DESTDIR)$(PREFIX)/bin/linkgate-link
+	ln -sf $(LIBEXEC)/client/link-client $(DESTDIR)$(PREFIX)/bin/link-client
+	sed 's|@LINK_CLIENT@|$(LIBEXEC)/client/link-client|' \
+		templates/link-client@.service \
+		>$(DESTDIR)/etc/systemd/system/link-client@.service
 
 uninstall:
 	-systemctl disable --now linkgate.service 2>/dev/null
-	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service
+	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service \
+		$(DESTDIR)/etc/systemd/system/link-client@.service \
+		$(DESTDIR)$(PREFIX)/bin/linkgate-link $(DESTDIR)$(PREFIX)/bin/link-client
 	rm -rf $(DESTDIR)$(LIBEXEC)
 
 clean:
@@ -122,4 +137,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: docker link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
