@@ -145,6 +145,19 @@ https() {
 	assert_output OK
 }
 
+@test "CADDY_TLS_PROXY with CADDY_TLS_INSECURE speaks TLS to a self-signed app" {
+	sed 's/^EXPOSE=.*/EXPOSE=127.0.0.1:9443/' "$WORK/app2.example.test.env" \
+		>"$WORK/app2tls.env"
+	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-app2tls" TLS_INTERNAL=1 \
+		CADDY_TLS_PROXY=1 CADDY_TLS_INSECURE=1 "$REPO/client/link-client" \
+		--env-file "$WORK/app2tls.env" >"$WORK/client-app2tls.log" 2>&1 &
+	echo $! >"$WORK/client-app2tls.pid"
+	wait_for 100 healthy app2.example.test
+	run -0 ip netns exec "${T}i" curl -sS -k --max-time 5 \
+		--resolve "app2.example.test:443:$GATEWAY" https://app2.example.test/
+	assert_output --partial "home=app-h1 peer=127.0.0.1 xff=$VISITOR host=app2.example.test"
+}
+
 @test "FORWARD_ONLY: an HTTP app gets the visitor in X-Forwarded-For from the gateway" {
 	client fwd.example.test h1 FORWARD_ONLY=1 EXPOSE_HTTPS=127.0.0.1:9445
 	run -0 visit fwd.example.test http
