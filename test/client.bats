@@ -13,7 +13,7 @@ setup_file() {
 	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
 	gateway_up
 	for h in h1 h2; do
-		echo_app_at "$h" 127.0.0.1 "app-$h" 9080 9443
+		echo_app "$h" 127.0.0.1 "app-$h" 9080 9443
 	done
 	tls_app
 	new_link app1.example.test h1 127.0.0.1:9080
@@ -40,17 +40,6 @@ teardown() {
 		rm -f "$f"
 	done
 	sleep 0.5
-}
-
-# echo_app_at HOME ADDR LABEL HTTP_PORT HTTPS_PORT
-echo_app_at() {
-	[ -f "$WORK/app.crt" ] || openssl req -x509 -newkey ec \
-		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj /CN=app -keyout "$WORK/app.key" -out "$WORK/app.crt" 2>/dev/null
-	ip netns exec "$T$1" python3 "$REPO/test/apps/echo.py" "$2" "$3" \
-		"$WORK/app.crt" "$WORK/app.key" "$4" "$5" >"$WORK/app-$3.log" 2>&1 &
-	echo $! >"$WORK/app-$3.pid"
-	wait_for 50 grep -q ready "$WORK/app-$3.log"
 }
 
 # tls_app: an nginx at home1 that ends TLS itself, reads PROXY protocol on

@@ -81,13 +81,14 @@ home_peer() {
 	ip -n "$ns" route add default dev "$wg" table "$table"
 }
 
-# echo_app HOME ADDR LABEL: the echo app on ADDR:8080 and ADDR:8443.
+# echo_app HOME ADDR LABEL [HTTP_PORT HTTPS_PORT]: the echo app on ADDR,
+# by default on 8080 and 8443.
 echo_app() {
 	[ -f "$WORK/app.crt" ] || openssl req -x509 -newkey ec \
 		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 		-subj /CN=app -keyout "$WORK/app.key" -out "$WORK/app.crt" 2>/dev/null
 	ip netns exec "$T$1" python3 "$REPO/test/apps/echo.py" "$2" "$3" \
-		"$WORK/app.crt" "$WORK/app.key" >"$WORK/app-$3.log" 2>&1 &
+		"$WORK/app.crt" "$WORK/app.key" ${4:+"$4" "$5"} >"$WORK/app-$3.log" 2>&1 &
 	echo $! >"$WORK/app-$3.pid"
 	wait_for 50 grep -q ready "$WORK/app-$3.log"
 }
