@@ -21,7 +21,7 @@ LIBEXEC = $(PREFIX)/lib/linkgate
 # Debian packages for building, testing and running the gateway and client.
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
-	nftables openssh-server openssh-client caddy pebble curl openssl \
+	nftables openssh-server openssh-client caddy pebble curl openssl iputils-ping \
 	bats bats-assert bats-support shellcheck procps util-linux python3
 
 all: $(HELPERS:%=$(B)/%)

@@ -90,11 +90,6 @@ client() {
 	wait_for 100 healthy "$name"
 }
 
-healthy() {
-	ip netns exec "${T}i" curl -sf --max-time 1 -H "Host: $1" \
-		"http://$GATEWAY/.well-known/gateway/health" >/dev/null
-}
-
 # https FQDN [CURL OPTIONS]: the visitor's HTTPS request, verified against
 # the internal CA root of the client that serves FQDN.
 https() {

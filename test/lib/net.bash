@@ -1,15 +1,17 @@
-# A topology of network namespaces for the end-to-end tests (bash, loaded by
-# bats). Everything carries the prefix $T, so cleanup is by name.
+# A topology of network namespaces for the end-to-end tests and the demo
+# (bash; loaded by bats, sourced by demo/run). Everything carries the
+# prefix $T, so cleanup is by name. Needs REPO, WORK, T and GWPREFIX.
 #
-#   visitor 10.77.0.1 ── bridge in ${T}i ──┬── ${T}g  gateway 10.77.0.2
-#                                          ├── ${T}h1 home1   10.77.0.3
-#                                          └── ${T}h2 home2   10.77.0.4
+#   ${T}i "internet" 10.77.0.1 ── bridge ──┬── ${T}g  gateway 10.77.0.2
+#     visitor, and with acme_up:           ├── ${T}h1 home1   10.77.0.3
+#     pebble and its DNS server            └── ${T}h2 home2   10.77.0.4
 #   ${T}g runs nginx, sshd and one namespace per link (prefix $GWPREFIX).
 
 T=${T:-lt$(($$ % 10000))}
 GWPREFIX=${GWPREFIX:-t$(($$ % 10000))}
 VISITOR=10.77.0.1
 GATEWAY=10.77.0.2
+ACME_DIR=https://$VISITOR:14000/dir
 
 net_up() {
 	local n i=2
@@ -43,6 +45,7 @@ net_down() {
 		ip netns del "$ns"
 	done
 	rm -f /var/run/wireguard/"${GWPREFIX}"*.sock /var/run/wireguard/"${T}"*.sock
+	[ ! -e "$WORK/made-run-sshd" ] || rmdir /run/sshd 2>/dev/null || true
 	return 0
 }
 
@@ -52,6 +55,16 @@ net_down() {
 gw() {
 	nsenter --net="/run/netns/${T}g" env LINKGATE_ROOT="$WORK/root" \
 		"$REPO/gateway/linkgate" "$@"
+}
+
+# link_wg_pids: the wireguard-go processes of this gateway's links.
+link_wg_pids() {
+	local pid
+	for pid in $(pgrep -x wireguard-go); do
+		case $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in
+		"wireguard-go ${GWPREFIX}w"*) echo "$pid" ;;
+		esac
+	done
 }
 
 gw_conf() {
@@ -113,10 +126,10 @@ visit() {
 		--resolve "$1:$port:$GATEWAY" "$scheme://$1${3:-/}"
 }
 
-# sshd_up: sshd in the gateway namespace with a test host key, and the
-# keys alice (example.test), bob (bob.example.org) and admin authorized.
-sshd_up() {
-	mkdir -p /run/sshd
+# sshd_start: sshd on port 22 in the gateway namespace, with a test host
+# key and the gateway's authorized_keys file under $WORK/root.
+sshd_start() {
+	[ -d /run/sshd ] || { mkdir /run/sshd && touch "$WORK/made-run-sshd"; }
 	ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
 	cat >"$WORK/sshd_config" <<-CONF
 	ListenAddress $GATEWAY:22
@@ -130,6 +143,12 @@ sshd_up() {
 	MaxStartups 100:30:200
 	CONF
 	nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -f "$WORK/sshd_config"
+}
+
+# sshd_up: sshd_start, and the keys alice (example.test), bob
+# (bob.example.org) and admin authorized.
+sshd_up() {
+	sshd_start
 	for who in alice bob admin; do
 		ssh-keygen -q -t ed25519 -N '' -C "$who@home" -f "$WORK/$who"
 	done
@@ -157,4 +176,124 @@ gateway_up() {
 	gw setup >/dev/null
 	gw start >/dev/null
 	sshd_up
+}
+
+# --- the end-to-end world: an ACME CA, a gateway made with make, homes ---
+
+# acme_up: pebble (the ACME server) and pebble-challtestsrv (its DNS: every
+# name resolves to the gateway) in the internet namespace; pebble's issuing
+# root goes to $WORK/pebble-root.pem.
+acme_up() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 2 -subj /CN=pebble \
+		-addext "subjectAltName=IP:$VISITOR" -keyout "$WORK/pebble.key" \
+		-out "$WORK/pebble.crt" 2>/dev/null
+	cat >"$WORK/pebble.json" <<-JSON
+	{"pebble": {"listenAddress": "$VISITOR:14000",
+	 "managementListenAddress": "$VISITOR:15000",
+	 "certificate": "$WORK/pebble.crt", "privateKey": "$WORK/pebble.key",
+	 "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "",
+	 "externalAccountBindingRequired": false}}
+	JSON
+	ip netns exec "${T}i" pebble-challtestsrv -defaultIPv4 "$GATEWAY" \
+		-defaultIPv6 "" -dns01 "$VISITOR:8053" -http01 "" -https01 "" \
+		-tlsalpn01 "" -management "$VISITOR:8055" >"$WORK/dns.log" 2>&1 &
+	echo $! >"$WORK/dns.pid"
+	ip netns exec "${T}i" env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+		pebble -config "$WORK/pebble.json" -dnsserver "$VISITOR:8053" \
+		>"$WORK/pebble.log" 2>&1 &
+	echo $! >"$WORK/pebble.pid"
+	wait_for 100 ip netns exec "${T}i" curl -sf --max-time 1 \
+		--cacert "$WORK/pebble.crt" -o "$WORK/pebble-root.pem" \
+		"https://$VISITOR:15000/roots/0"
+}
+
+# gw_make TARGET [VAR=value...]: a make target of the gateway, run in the
+# gateway namespace under $WORK/root, the way its owner would run it.
+gw_make() {
+	nsenter --net="/run/netns/${T}g" env LINKGATE_ROOT="$WORK/root" \
+		make -s -C "$REPO" "$@"
+}
+
+# gateway_make_up: gateway settings, make setup, make gateway, sshd, and a
+# key per home authorized with make authorize for example.test.
+gateway_make_up() {
+	gw_conf
+	gw_make setup
+	gw_make gateway
+	sshd_start
+	for h in h1 h2; do
+		ssh-keygen -q -t ed25519 -N '' -C "$h@home" -f "$WORK/key-$h"
+		gw_make authorize KEY="$WORK/key-$h.pub" NAME="$h" DOMAINS=example.test
+	done
+}
+
+# home_app HOME: an nginx app at home that answers with the addresses it
+# saw: HTTP on 9080, TLS with PROXY protocol on 9444, TLS without on 9445.
+home_app() {
+	local d=$WORK/app-$1
+	mkdir -p "$d"
+	[ -f "$WORK/app.crt" ] || openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=app -keyout "$WORK/app.key" -out "$WORK/app.crt" 2>/dev/null
+	cat >"$d/nginx.conf" <<-CONF
+	pid $WORK/app-$1.pid;
+	error_log $d/error.log;
+	events {}
+	http {
+		log_format who '\$request_uri \$http_x_forwarded_for';
+		access_log $d/access.log who;
+		ssl_certificate $WORK/app.crt;
+		ssl_certificate_key $WORK/app.key;
+		server {
+			listen 127.0.0.1:9080;
+			return 200 "home=$1 peer=\$remote_addr xff=\$http_x_forwarded_for host=\$host\n";
+		}
+		server {
+			listen 127.0.0.1:9444 ssl proxy_protocol;
+			return 200 "home=$1 tls pp=\$proxy_protocol_addr peer=\$remote_addr\n";
+		}
+		server {
+			listen 127.0.0.1:9445 ssl;
+			return 200 "home=$1 tls peer=\$remote_addr\n";
+		}
+	}
+	CONF
+	ip netns exec "$T$1" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf"
+}
+
+# home_link HOME FQDN EXPOSE [VAR=value...]: make link at HOME over ssh
+# with the home's key; the .env goes to $WORK/HOME.
+home_link() {
+	mkdir -p "$WORK/$1"
+	ip netns exec "$T$1" env SSH_KEY="$WORK/key-$1" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/$1" GATEWAY="root@$GATEWAY" \
+		FQDN="$2" EXPOSE="$3" "${@:4}" make -s -C "$REPO" link
+}
+
+# home_client HOME FQDN [VAR=value...]: the link client for FQDN at HOME,
+# with certificates from pebble, until the gateway reaches its health path.
+home_client() {
+	local home=$1 name=$2
+	shift 2
+	ip netns exec "$T$home" env DATA_DIR="$WORK/data-$name" \
+		ACME_CA="$ACME_DIR" ACME_CA_ROOT="$WORK/pebble.crt" "$@" \
+		"$REPO/client/link-client" --env-file "$WORK/$home/$name.env" \
+		>>"$WORK/client-$name.log" 2>&1 &
+	echo $! >"$WORK/client-$name.pid"
+	wait_for 100 healthy "$name"
+}
+
+healthy() {
+	ip netns exec "${T}i" curl -sf --max-time 1 -H "Host: $1" \
+		"http://$GATEWAY/.well-known/gateway/health" >/dev/null
+}
+
+# visit_tls NAME [CURL OPTIONS]: the visitor's HTTPS request to NAME,
+# verified against pebble's root only.
+visit_tls() {
+	local name=$1
+	shift
+	ip netns exec "${T}i" curl -sS --max-time 10 --cacert "$WORK/pebble-root.pem" \
+		--resolve "$name:443:$GATEWAY" "$@" "https://$name/"
 }

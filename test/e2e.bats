@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# The whole mission end to end, every part real: a visitor and an ACME CA
+# (pebble, with its DNS) on "the internet", a gateway set up with make,
+# two homes that make their links over ssh and run the link client.
+#
+#   app1.example.test  home1  Caddy, certificate from pebble
+#   fwd1.example.test  home1  FORWARD_ONLY, PROXY protocol to a TLS app
+#   app2.example.test  home2  Caddy, wildcard, certificates on demand
+#   fwd2.example.test  home2  FORWARD_ONLY, plain HTTP app
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	net_down
+	net_up
+	acme_up
+	gateway_make_up
+	for h in h1 h2; do
+		home_app "$h"
+	done
+	home_link h1 app1.example.test 127.0.0.1:9080 >/dev/null
+	home_link h1 fwd1.example.test 127.0.0.1:9080 >/dev/null
+	home_link h2 app2.example.test 127.0.0.1:9080 WILDCARD=1 >/dev/null
+	home_link h2 fwd2.example.test 127.0.0.1:9080 >/dev/null
+	home_client h1 app1.example.test KEEPALIVE=2
+	home_client h1 fwd1.example.test KEEPALIVE=2 FORWARD_ONLY=1 \
+		EXPOSE_HTTPS=127.0.0.1:9444 FORWARD_PROXY_PROTOCOL=1
+	home_client h2 app2.example.test KEEPALIVE=2
+	home_client h2 fwd2.example.test KEEPALIVE=2 FORWARD_ONLY=1 \
+		EXPOSE_HTTPS=127.0.0.1:9445
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+}
+
+# issuer NAME: the issuer of the certificate the gateway's :443 hands out
+# for NAME.
+issuer() {
+	ip netns exec "${T}i" openssl s_client -connect "$GATEWAY:443" \
+		-servername "$1" </dev/null 2>/dev/null | openssl x509 -noout -issuer
+}
+
+# recovery NAME CHECK...: waits (at most 30 s) until CHECK passes and
+# prints how long it took.
+recovery() {
+	local name=$1 start end
+	shift
+	start=$(date +%s%N)
+	wait_for 300 "$@" >/dev/null 2>&1 || return 1
+	end=$(date +%s%N)
+	echo "# $name: visitors served again after $(((end - start) / 1000000)) ms" >&3
+}
+
+gone() {
+	[ "$(ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H "Host: $1" "http://$GATEWAY/")" = 404 ]
+}
+
+@test "home1's Caddy gets its certificate from pebble through the gateway, and it verifies against pebble's root" {
+	wait_for 100 visit_tls app1.example.test -o /dev/null
+	run -0 visit_tls app1.example.test
+	assert_output --partial "home=h1 peer=127.0.0.1 xff=$VISITOR host=app1.example.test"
+	run -0 issuer app1.example.test
+	assert_output --partial Pebble
+	run -0 ls "$WORK/data-app1.example.test/caddy/certificates/"
+	assert_output --partial "$VISITOR-14000-dir"
+}
+
+@test "https to a name under the wildcard link gets an on-demand certificate from pebble" {
+	run -0 visit_tls x.app2.example.test
+	assert_output --partial "home=h2 peer=127.0.0.1 xff=$VISITOR host=x.app2.example.test"
+	run -0 issuer x.app2.example.test
+	assert_output --partial Pebble
+}
+
+@test "a name outside the wildcard link's domain sent to home2 gets no certificate" {
+	addr=$(grep ^LINK_CLIENT_ADDRESS= "$WORK/h2/app2.example.test.env" | cut -d= -f2)
+	run ip netns exec "${T}h2" curl -sS -k --max-time 10 \
+		--resolve "evil.example.org:8443:$addr" https://evil.example.org:8443/
+	[ "$status" -ne 0 ]
+	run -1 grep -rl evil.example.org "$WORK/data-app2.example.test/caddy/certificates"
+	run -1 grep -c evil.example.org "$WORK/pebble.log"
+}
+
+@test "each visitor request lands at its own home and only there, over HTTP and HTTPS" {
+	for n in 1 2; do
+		tag=only-$n-$RANDOM
+		run -0 visit_tls "app$n.example.test" --path-as-is -o /dev/null \
+			--url-query "$tag"
+		run -0 visit "fwd$n.example.test" http "/?$tag"
+		assert_output --partial "home=h$n "
+		run -0 grep -c "$tag" "$WORK/app-h$n/access.log"
+		assert_output 2
+		other=$((3 - n))
+		run -1 grep -c "$tag" "$WORK/app-h$other/access.log"
+	done
+}
+
+@test "the app behind Caddy sees the visitor in X-Forwarded-For over HTTPS" {
+	run -0 visit_tls app2.example.test
+	assert_output --partial "home=h2 peer=127.0.0.1 xff=$VISITOR "
+}
+
+@test "an HTTP app behind FORWARD_ONLY sees the visitor in X-Forwarded-For from the gateway" {
+	run -0 visit fwd2.example.test http
+	assert_output --partial "home=h2 peer=127.0.0.1 xff=$VISITOR "
+}
+
+@test "a TLS app behind FORWARD_ONLY with FORWARD_PROXY_PROTOCOL=1 learns the visitor from PROXY protocol" {
+	run -0 visit fwd1.example.test https
+	assert_output "home=h1 tls pp=$VISITOR peer=127.0.0.1"
+}
+
+@test "the gateway only streams :443 and holds no TLS key or certificate of any app" {
+	run -0 grep -c ssl_preread "$WORK/root/var/lib/linkgate/nginx/nginx.conf"
+	run -1 grep -rlE 'ssl_certificate|listen[^;]*ssl' "$WORK/root"
+	run -1 grep -rlE 'BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)' "$WORK/root"
+	run -0 find "$WORK/data-app1.example.test" -name app1.example.test.key
+	assert_output --regexp 'app1.example.test.key$'
+}
+
+@test "an unknown host gets 404 over HTTP and a closed connection over HTTPS" {
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H 'Host: nobody.example.test' "http://$GATEWAY/"
+	assert_output 404
+	run visit_tls nobody.example.test
+	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
+}
+
+@test "after nginx and every link process on the gateway are killed, make gateway brings visitors back with nothing done at home" {
+	kill "$(cat "$WORK/root/run/linkgate/nginx.pid")"
+	pids=$(link_wg_pids)
+	[ "$(echo "$pids" | wc -w)" -eq 4 ]
+	kill -9 $pids
+	run visit_tls app1.example.test
+	[ "$status" -ne 0 ]
+	run -0 gw_make gateway
+	assert_output --partial restoring
+	recovery "gateway restart" visit_tls app1.example.test
+	run -0 grep -c 'no answer from the gateway through the tunnel: new handshake' \
+		"$WORK/client-app1.example.test.log"
+	for n in 1 2; do
+		wait_for 300 visit "fwd$n.example.test" http >/dev/null 2>&1
+		run -0 visit_tls "app$n.example.test"
+		assert_output --partial "home=h$n "
+		run -0 visit "fwd$n.example.test" http
+		assert_output --partial "home=h$n "
+	done
+}
+
+@test "a restarted link client serves again with nothing done at the gateway" {
+	pid=$(cat "$WORK/client-app1.example.test.pid")
+	kill -TERM "$pid"
+	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null"
+	run visit_tls app1.example.test
+	[ "$status" -ne 0 ]
+	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-app1.example.test" \
+		ACME_CA="$ACME_DIR" ACME_CA_ROOT="$WORK/pebble.crt" KEEPALIVE=2 \
+		"$REPO/client/link-client" --env-file "$WORK/h1/app1.example.test.env" \
+		>>"$WORK/client-app1.example.test.log" 2>&1 &
+	echo $! >"$WORK/client-app1.example.test.pid"
+	recovery "client restart" visit_tls app1.example.test
+	run -0 visit_tls app1.example.test
+	assert_output --partial "home=h1 "
+}
+
+@test "after make unlink, the link's host gets 404 over HTTP and a closed connection over HTTPS" {
+	run -0 ip netns exec "${T}h2" env SSH_KEY="$WORK/key-h2" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR" \
+		GATEWAY="root@$GATEWAY" FQDN=app2.example.test make -s -C "$REPO" unlink
+	# nginx reloads in the background: the old workers may answer briefly.
+	wait_for 50 gone app2.example.test
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H 'Host: app2.example.test' "http://$GATEWAY/"
+	assert_output 404
+	run visit_tls app2.example.test
+	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
+	run -0 visit fwd2.example.test http
+	assert_output --partial "home=h2 "
+}
