@@ -21,8 +21,9 @@ LIBEXEC = $(PREFIX)/lib/linkgate
 # Debian packages for building, testing and running the gateway and client.
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
-	nftables openssh-server openssh-client caddy pebble curl openssl iputils-ping \
-	bats bats-assert bats-support shellcheck procps util-linux python3
+	nftables openssh-server openssh-client caddy pebble curl openssl \
+	iputils-ping bats bats-assert bats-support shellcheck procps \
+	util-linux python3
 
 all: $(HELPERS:%=$(B)/%)
 
@@ -91,6 +92,19 @@ unlink: all
 links: all
 	bin/link --list "$$GATEWAY"
 
+# The demo (see README): everything in namespaces and $(DEMO_DIR).
+DEMO_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+	wireguard-tools iproute2 nftables openssh-server openssh-client caddy \
+	pebble curl openssl iputils-ping procps util-linux
+demo:
+	@sh gateway/deps $(DEMO_DEPS) $$(ip link add lgprobe0 type wireguard \
+		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
+	@$(MAKE) -s all
+	@bash demo/run up
+
+demo-down:
+	@bash demo/run down
+
 # The client image (needs a Docker engine; see client/Dockerfile).
 docker:
 	docker build -f client/Dockerfile -t linkgate/client:latest .
@@ -137,4 +151,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: docker link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: demo demo-down docker link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean

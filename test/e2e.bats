@@ -15,7 +15,7 @@ setup_file() {
 	net_down
 	net_up
 	acme_up
-	gateway_make_up
+	gateway_make_up h1 h2
 	for h in h1 h2; do
 		home_app "$h"
 	done

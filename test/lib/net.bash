@@ -215,14 +215,14 @@ gw_make() {
 		make -s -C "$REPO" "$@"
 }
 
-# gateway_make_up: gateway settings, make setup, make gateway, sshd, and a
-# key per home authorized with make authorize for example.test.
+# gateway_make_up HOME...: gateway settings, make setup, make gateway,
+# sshd, and a key per HOME authorized with make authorize for example.test.
 gateway_make_up() {
 	gw_conf
 	gw_make setup
 	gw_make gateway
 	sshd_start
-	for h in h1 h2; do
+	for h in "$@"; do
 		ssh-keygen -q -t ed25519 -N '' -C "$h@home" -f "$WORK/key-$h"
 		gw_make authorize KEY="$WORK/key-$h.pub" NAME="$h" DOMAINS=example.test
 	done
