@@ -23,7 +23,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps \
-	util-linux python3
+	util-linux python3 wrk iperf3
 
 all: $(HELPERS:%=$(B)/%)
 
@@ -105,6 +105,14 @@ demo:
 demo-down:
 	@bash demo/run down
 
+# Benchmarks (see README): a markdown table to stdout and
+# bench/results/latest.md; QUICK=1 is a smoke run.
+bench:
+	@sh gateway/deps $(DEMO_DEPS) wrk iperf3 $$(ip link add lgprobe0 \
+		type wireguard 2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
+	@$(MAKE) -s all
+	@QUICK=$(QUICK) bash bench/run
+
 # The client image (needs a Docker engine; see client/Dockerfile).
 docker:
 	docker build -f client/Dockerfile -t linkgate/client:latest .
@@ -151,4 +159,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: demo demo-down docker link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: bench demo demo-down docker link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean

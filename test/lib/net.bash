@@ -37,7 +37,7 @@ net_up() {
 net_down() {
 	local ns pidf
 	for pidf in "$WORK"/*.pid; do
-		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null
+		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null || true
 	done
 	[ -e "/run/netns/${T}g" ] && gw down >/dev/null 2>&1
 	for ns in $(ip netns list | cut -d' ' -f1 | grep -E "^(${T}|${GWPREFIX}n)"); do
@@ -272,12 +272,14 @@ home_link() {
 }
 
 # home_client HOME FQDN [VAR=value...]: the link client for FQDN at HOME,
-# with certificates from pebble, until the gateway reaches its health path.
+# with certificates from pebble if acme_up ran, until the gateway reaches
+# its health path.
 home_client() {
-	local home=$1 name=$2
+	local home=$1 name=$2 acme=()
 	shift 2
-	ip netns exec "$T$home" env DATA_DIR="$WORK/data-$name" \
-		ACME_CA="$ACME_DIR" ACME_CA_ROOT="$WORK/pebble.crt" "$@" \
+	[ ! -f "$WORK/pebble.crt" ] ||
+		acme=(ACME_CA="$ACME_DIR" ACME_CA_ROOT="$WORK/pebble.crt")
+	ip netns exec "$T$home" env DATA_DIR="$WORK/data-$name" "${acme[@]}" "$@" \
 		"$REPO/client/link-client" --env-file "$WORK/$home/$name.env" \
 		>>"$WORK/client-$name.log" 2>&1 &
 	echo $! >"$WORK/client-$name.pid"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bats
+# make bench QUICK=1: the benchmark's smoke run. Its figures are not
+# compared here (these machines are shared and noisy); what is checked is
+# that every row was measured and the table is complete.
+
+setup() {
+	load common
+}
+
+@test "make bench QUICK=1 measures every row and writes the table" {
+	run -0 make -s -C "$REPO" bench QUICK=1
+	for row in "direct HTTP" "project HTTP :80" "project HTTPS :443" \
+		"hand-built HTTPS" "ssh -R HTTP" "ssh -R HTTPS" \
+		"project link, new connection per request"; do
+		# A row of zeros means a tool failed to measure.
+		assert_line --regexp "^\| $row.* \| [1-9][0-9]* \[.*"
+	done
+	assert_line --regexp '^\| through the project.s WireGuard link \| 0?\.?[0-9.]+ '
+	assert_line --regexp '^\| make link over ssh \(ms, 3 runs\) \| [1-9]'
+	assert_line --regexp '^\| make gateway restoring 10 links'
+	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
+		"$REPO/bench/results/latest.md"
+	assert_output 5
+	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
+}
