@@ -10,6 +10,7 @@ CONF_FILE=$CONF_DIR/gateway.conf
 STATE=$ROOT/var/lib/linkgate
 LINKS=$STATE/links
 KEYDIR=$STATE/keys
+TMP_DIR=$STATE/tmp
 NGINX_DIR=$STATE/nginx
 RUN_DIR=$ROOT/run/linkgate
 LOG_DIR=$ROOT/var/log/linkgate

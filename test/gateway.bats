@@ -28,23 +28,6 @@ setup() {
 	load lib/net
 }
 
-# link_home NAME HOME N: adds link N at the gateway (as root), brings up
-# its peer and an echo app at HOME.
-link_home() {
-	umask 077
-	wg genkey >"$WORK/c$3.key"
-	gw add "$1" "$(wg pubkey <"$WORK/c$3.key")" >"$WORK/add$3.out"
-	IFS=$'\t' read -r _ gwpub endpoint client _ _ <"$WORK/add$3.out"
-	home_peer "$2" "$3" "$WORK/c$3.key" "$gwpub" "$endpoint" "$client"
-	echo_app "$2" "$client" "$1"
-}
-
-nginx_t() {
-	local d=$WORK/root/var/lib/linkgate/nginx
-	nsenter --net="/run/netns/${T}g" nginx -t -q \
-		-e "$WORK/root/var/log/linkgate/nginx-error.log" -p "$d" -c "$d/nginx.conf"
-}
-
 @test "add prints ok, the gateway key, the endpoint and the tunnel addresses" {
 	run -0 cat "$WORK/add1.out"
 	assert_output --regexp $'^ok\t[A-Za-z0-9+/]{43}=\t10\\.77\\.0\\.2:470[0-9][0-9]\t198\\.19\\.0\\.6\t198\\.19\\.0\\.5\t1380$'
@@ -107,7 +90,7 @@ nginx_t() {
 	run -1 nsenter --net="/run/netns/${T}g" ip link show "${GWPREFIX}g$idx"
 	run -1 grep -r gone "$WORK/root/var/lib/linkgate/nginx" "$WORK/root/var/lib/linkgate/links"
 	run -1 grep gone "$WORK/root/var/lib/linkgate/alloc.state"
-	[ ! -e "$WORK/root/var/lib/linkgate/keys/gone.example.test.key" ]
+	[ ! -e "$WORK/root/var/lib/linkgate/keys/gone.example.test" ]
 	run -0 nsenter --net="/run/netns/${T}g" cat /proc/sys/net/ipv4/ip_local_reserved_ports
 	refute_output --regexp "(^|,)$port(,|-|$)"
 	run -0 visit app1.example.test http

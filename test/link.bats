@@ -58,7 +58,7 @@ make_link() {
 	gwpub=$(grep ^GATEWAY_LINK_WG_PUBKEY= "$f" | cut -d= -f2-)
 	rec=$WORK/root/var/lib/linkgate/links/two.example.test
 	assert_equal "$(grep ^CLIENT_KEY= "$rec" | cut -d= -f2-)" "$(wg pubkey <<<"$priv")"
-	assert_equal "$(wg pubkey <"$WORK/root/var/lib/linkgate/keys/two.example.test.key")" "$gwpub"
+	assert_equal "$(wg pubkey <"$WORK/root/var/lib/linkgate/keys/two.example.test")" "$gwpub"
 	run -1 grep -r "$priv" "$WORK/root"
 }
 
