@@ -84,13 +84,13 @@ revoke:
 # line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
 # SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR.
 link: all
-	bin/link "$$GATEWAY" "$$FQDN" "$$EXPOSE"
+	bin/link -- "$$GATEWAY" "$$FQDN" "$$EXPOSE"
 
 unlink: all
-	bin/link --remove "$$GATEWAY" "$$FQDN"
+	bin/link --remove -- "$$GATEWAY" "$$FQDN"
 
 links: all
-	bin/link --list "$$GATEWAY"
+	bin/link --list -- "$$GATEWAY"
 
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
 DEMO_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \

@@ -164,9 +164,38 @@ ssh_as() {
 	ip netns exec "${T}h1" ssh -F /dev/null -i "$WORK/$who" \
 		-o UserKnownHostsFile="$WORK/known_hosts" \
 		-o StrictHostKeyChecking=accept-new -o BatchMode=yes \
-		-o ConnectTimeout=5 -o LogLevel=ERROR "root@$GATEWAY" "$@"
+		-o ConnectTimeout=5 -o LogLevel=ERROR -- "root@$GATEWAY" "$@"
 }
 
+
+# link_home NAME HOME N: adds link N at the gateway (as root), brings up
+# its peer and an echo app at HOME.
+link_home() {
+	umask 077
+	wg genkey >"$WORK/c$3.key"
+	gw add "$1" "$(wg pubkey <"$WORK/c$3.key")" >"$WORK/add$3.out"
+	IFS=$'\t' read -r _ gwpub endpoint client _ _ <"$WORK/add$3.out"
+	home_peer "$2" "$3" "$WORK/c$3.key" "$gwpub" "$endpoint" "$client"
+	echo_app "$2" "$client" "$1"
+}
+
+# nginx_t: nginx -t on the gateway's live configuration.
+nginx_t() {
+	local d=$WORK/root/var/lib/linkgate/nginx
+	nsenter --net="/run/netns/${T}g" nginx -t -q \
+		-e "$WORK/root/var/log/linkgate/nginx-error.log" -p "$d" -c "$d/nginx.conf"
+}
+
+# state_sum: a checksum of everything a refused request must not change:
+# the gateway's state folder, its reserved ports and its namespaces.
+state_sum() {
+	{
+		(cd "$WORK/root/var/lib/linkgate" && find . -path ./nginx/stage -prune \
+			-o -type f -print | sort | xargs cat)
+		nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports
+		ip netns list | grep "^${GWPREFIX}n" | sort
+	} | md5sum
+}
 
 # gateway_up: a fresh topology with a running gateway and sshd.
 gateway_up() {

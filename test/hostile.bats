@@ -1,0 +1,177 @@
+#!/usr/bin/env bats
+# Hostile input through the real entry points: the gateway command, the
+# ssh forced command over ssh, and make link at home. Every case must be a
+# clear refusal with the documented exit code, and after each corpus the
+# gateway's state, reserved ports and namespaces are unchanged, nginx -t
+# passes and an existing link still serves a visitor. Corpora: test/corpus.
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	gateway_up
+	link_home keep.example.test h1 1
+	wg genkey | wg pubkey >"$WORK/key.pub"
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+	KEY=$(cat "$WORK/key.pub")
+	BEFORE=$(state_sum)
+}
+
+# unchanged: the gateway is as before the test, and still serves.
+unchanged() {
+	assert_equal "$(state_sum)" "$BEFORE"
+	run -0 nginx_t
+	run -0 visit keep.example.test http
+	assert_output --partial "home=keep.example.test peer="
+	assert_output --partial " xff=$VISITOR "
+}
+
+# cases FILE: the corpus's cases, escapes expanded, one a line. A NUL
+# cannot cross exec or ssh (routemap.bats feeds those to the record
+# parser instead), so cases with one are left out here.
+cases() {
+	local line
+	while IFS= read -r line; do
+		case $line in '#'* | '' | *'\x00'*) continue ;; esac
+		printf '%b' "$line" | tr '\n' '\036'
+		printf '\n'
+	done <"$REPO/test/corpus/$1"
+}
+
+# each FILE: reads the corpus's cases into the array CASE (a case may
+# hold a newline, so they are kept apart by record separators).
+each() {
+	local c
+	CASE=()
+	while IFS= read -r c; do
+		CASE+=("${c//$'\036'/$'\n'}")
+	done < <(cases "$1")
+}
+
+# make_link VAR=value...: make link at home1 as alice, into $WORK/out.
+make_link() {
+	mkdir -p "$WORK/out"
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/alice" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/out" GATEWAY="root@$GATEWAY" \
+		"$@" make -s -C "$REPO" link
+}
+
+@test "every hostile host name is refused by linkgate add, with exit 1 and nothing changed" {
+	each bad-hosts
+	[ "${#CASE[@]}" -ge 150 ]
+	for name in "${CASE[@]}"; do
+		run gw add "$name" "$KEY"
+		[ "$status" -eq 1 ] || fail "status $status for '$name': $output"
+		assert_output --regexp '^linkgate: '
+	done
+	unchanged
+}
+
+@test "every hostile host name is refused by the ssh forced command, with exit 1 and nothing changed" {
+	each bad-hosts
+	for name in "${CASE[@]}"; do
+		run ssh_as alice "add $name $KEY"
+		[ "$status" -eq 1 ] || fail "status $status for '$name': $output"
+		assert_output --regexp '^linkgate: refused: '
+	done
+	unchanged
+}
+
+@test "every hostile host name is refused by make link before any file is written" {
+	each bad-hosts
+	for name in "${CASE[@]}"; do
+		run make_link FQDN="$name" EXPOSE=app:80
+		[ "$status" -eq 2 ] || fail "status $status for '$name': $output"
+		assert_output --regexp '^link: '
+	done
+	run -0 find "$WORK/out" -type f
+	assert_output ""
+	unchanged
+}
+
+@test "every key that is not 32 bytes of canonical base64 is refused over ssh and by linkgate add" {
+	each bad-keys
+	[ "${#CASE[@]}" -ge 40 ]
+	for key in "${CASE[@]}"; do
+		run gw add k.example.test "$key"
+		[ "$status" -eq 1 ] || fail "status $status for '$key': $output"
+		assert_output --regexp '^linkgate: bad client key'
+		run ssh_as alice "add k.example.test $key"
+		[ "$status" -eq 1 ] || fail "ssh status $status for '$key': $output"
+	done
+	unchanged
+}
+
+@test "every nonsense EXPOSE is refused by make link, and nothing reaches the gateway" {
+	each bad-expose
+	[ "${#CASE[@]}" -ge 40 ]
+	requests=$(wc -l <"$WORK/root/var/log/linkgate/requests.log")
+	for expose in "${CASE[@]}"; do
+		run make_link FQDN=e.example.test EXPOSE="$expose"
+		[ "$status" -eq 2 ] || fail "status $status for '$expose': $output"
+		assert_output --regexp '^link: bad EXPOSE'
+	done
+	assert_equal "$(wc -l <"$WORK/root/var/log/linkgate/requests.log")" "$requests"
+	run -0 find "$WORK/out" -type f
+	assert_output ""
+	unchanged
+}
+
+@test "every bad option string is refused by linkgate add and over ssh" {
+	each bad-options
+	[ "${#CASE[@]}" -ge 40 ]
+	for opts in "${CASE[@]}"; do
+		# shellcheck disable=SC2086 # the words of the option string
+		run gw add o.example.test "$KEY" $opts
+		[ "$status" -eq 1 ] || [ "$status" -eq 2 ] || fail "status $status for '$opts': $output"
+		assert_output --regexp '^linkgate: |^usage: '
+		run ssh_as alice "add o.example.test $KEY $opts"
+		[ "$status" -eq 1 ] || fail "ssh status $status for '$opts': $output"
+	done
+	unchanged
+}
+
+@test "every hostile ssh command is refused by the forced command with exit 1" {
+	each bad-ssh-commands
+	[ "${#CASE[@]}" -ge 40 ]
+	gw add b.bob.example.org "$KEY" >/dev/null
+	BEFORE=$(state_sum)
+	for c in "${CASE[@]}"; do
+		run ssh_as alice "${c//KEY/$KEY}"
+		[ "$status" -eq 1 ] || fail "status $status for '$c': $output"
+		assert_output --regexp '^linkgate: '
+	done
+	unchanged
+	gw remove b.bob.example.org >/dev/null
+}
+
+@test "unusual but valid names are accepted, upper case folded, and removed again" {
+	each good-hosts
+	for name in "${CASE[@]}"; do
+		run gw add "$name" "$KEY"
+		[ "$status" -eq 0 ] || fail "'$name' refused: $output"
+		lower=$(printf '%s' "$name" | tr 'A-Z' 'a-z')
+		run -0 gw list
+		assert_line --regexp "^$lower[[:space:]]"
+		run -0 gw remove "$lower"
+	done
+	unchanged
+}
+
+@test "make link accepts a host:port gateway and an EXPOSE with a docker service name" {
+	run -0 make_link GATEWAY="root@$GATEWAY:22" FQDN=hp.example.test EXPOSE=my_app-1:8080
+	run -0 grep -c '^EXPOSE=my_app-1:8080$' "$WORK/out/hp.example.test.env"
+	run -0 gw remove hp.example.test
+	rm -f "$WORK/out/hp.example.test.env"
+	unchanged
+}
