@@ -38,7 +38,18 @@ die_code() {
 cmd() {
 	if [ "${LINKGATE_VERBOSE:-0}" = 1 ]; then echo "[#] $*" >&2; fi
 	if [ -d "$LOG_DIR" ]; then echo "[#] $*" >>"$LOG_DIR/gateway.log"; fi
-	"$@"
+	"$@" || { rc=$?; step; return "$rc"; }
+	step
+}
+
+# step: marks the end of one step of a change. For the crash tests only:
+# with LINKGATE_KILL_AFTER=N the command SIGKILLs itself right after its
+# Nth step (counted in $RUN_DIR/kill-steps), as a crash there would.
+step() {
+	[ -n "${LINKGATE_KILL_AFTER:-}" ] || return 0
+	steps=$(($(cat "$RUN_DIR/kill-steps" 2>/dev/null || echo 0) + 1))
+	echo "$steps" >"$RUN_DIR/kill-steps"
+	[ "$steps" -lt "$LINKGATE_KILL_AFTER" ] || kill -9 "$$"
 }
 
 # Defaults, then gateway.conf (KEY=value lines, read, never sourced).
@@ -197,8 +208,11 @@ link_names() {
 # with_lock COMMAND...: runs a function under the gateway-wide lock, with a
 # wait long enough for 50 queued requests.
 with_lock() {
+	# A failed redirection of exec would end the shell with status 2.
+	(: 9>>"$LOCK") 2>/dev/null || die "cannot open $LOCK: is $STATE writable?"
 	exec 9>>"$LOCK"
 	flock -w "${LINKGATE_LOCK_WAIT:-300}" 9 ||
 		die_code 75 "gateway lock not obtained in ${LINKGATE_LOCK_WAIT:-300} s"
+	[ -z "${LINKGATE_KILL_AFTER:-}" ] || rm -f "$RUN_DIR/kill-steps"
 	"$@"
 }
