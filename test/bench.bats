@@ -8,7 +8,8 @@ setup() {
 }
 
 @test "make bench QUICK=1 measures every row and writes the table" {
-	run -0 make -s -C "$REPO" bench QUICK=1
+	run make -s -C "$REPO" bench QUICK=1
+	[ "$status" -eq 0 ] || fail "status $status: $output"
 	for row in "direct HTTP" "project HTTP :80" "project HTTPS :443" \
 		"hand-built HTTPS" "ssh -R HTTP" "ssh -R HTTPS" \
 		"project link, new connection per request"; do

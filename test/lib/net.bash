@@ -37,7 +37,7 @@ net_up() {
 net_down() {
 	local ns pidf
 	for pidf in "$WORK"/*.pid; do
-		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null || true
+		if [ -f "$pidf" ]; then kill "$(cat "$pidf")" 2>/dev/null || true; fi
 	done
 	[ -e "/run/netns/${T}g" ] && gw down >/dev/null 2>&1
 	for ns in $(ip netns list | cut -d' ' -f1 | grep -E "^(${T}|${GWPREFIX}n)"); do
