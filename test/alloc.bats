@@ -110,7 +110,7 @@ print("bound",flush=True); time.sleep(10)' >"$BATS_TEST_TMPDIR/py" &
 	run -2 alloc frobnicate a.example.com
 	run -2 alloc allocate
 	run -2 alloc -n 0 list
-	ALLOC_DIR= run -2 alloc list
+	ALLOC_DIR="" run -2 alloc list
 	assert_equal "$(ls "$ALLOC_DIR")" ""
 }
 

@@ -124,7 +124,9 @@ killed_at() {
 }
 
 @test "make gateway restores a link whose wireguard-go was killed" {
-	kill -9 $(link_wg_pids)
+	pids=$(link_wg_pids)
+	# shellcheck disable=SC2086 # a list of PIDs
+	kill -9 $pids
 	run -0 gw start
 	assert_output --partial "1 links"
 	serves keep.example.test

@@ -5,6 +5,7 @@
 setup() {
 	load common
 	DEMO_DIR=/tmp/linkgate-demo
+	INOTIFY=$(cat /proc/sys/fs/inotify/max_user_instances)
 }
 
 teardown() {
@@ -18,6 +19,8 @@ leftovers() {
 	# The brackets keep grep from finding its own command line.
 	grep -l 'linkgate[-]demo' /proc/[0-9]*/cmdline 2>/dev/null || true
 	find /etc /root/.ssh -newer "$BATS_TEST_TMPDIR/marker" 2>/dev/null || true
+	[ "$(cat /proc/sys/fs/inotify/max_user_instances)" = "$INOTIFY" ] ||
+		echo "fs.inotify.max_user_instances changed"
 }
 
 @test "make demo shows a visitor's HTTPS request verified against pebble and leaves nothing behind" {

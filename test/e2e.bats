@@ -140,6 +140,7 @@ gone() {
 	kill "$(cat "$WORK/root/run/linkgate/nginx.pid")"
 	pids=$(link_wg_pids)
 	[ "$(echo "$pids" | wc -w)" -eq 4 ]
+	# shellcheck disable=SC2086 # a list of PIDs
 	kill -9 $pids
 	run visit_tls app1.example.test
 	[ "$status" -ne 0 ]

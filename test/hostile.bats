@@ -160,9 +160,9 @@ make_link() {
 	for name in "${CASE[@]}"; do
 		run gw add "$name" "$KEY"
 		[ "$status" -eq 0 ] || fail "'$name' refused: $output"
-		lower=$(printf '%s' "$name" | tr 'A-Z' 'a-z')
+		lower=$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]')
 		run -0 gw list
-		assert_line --regexp "^$lower[[:space:]]"
+		assert_line --regexp "^${lower}[[:space:]]"
 		run -0 gw remove "$lower"
 	done
 	unchanged

@@ -48,7 +48,8 @@ make_link() {
 	assert_line --regexp '^GATEWAY_ENDPOINT=10\.77\.0\.2:470[0-9][0-9]$'
 	assert_line LINK_MTU=1380
 	assert_line LINK_WILDCARD=0
-	[ -z "$(ls -A "$OUT" | grep -v '^one.example.test.env$')" ]
+	run -0 find "$OUT" -mindepth 1 ! -name one.example.test.env
+	assert_output ""
 }
 
 @test "the keys in the .env match what the gateway holds" {
@@ -131,8 +132,10 @@ make_link() {
 
 @test "bin/link refuses with exit 1, and 2 for usage, before calling the gateway" {
 	link() { ip netns exec "${T}h1" "$REPO/bin/link" "$@"; }
+	# shellcheck disable=SC2016 # hostile on purpose
 	run -1 link "root@$GATEWAY" x.example.test 'a$(id):80' --dir "$OUT"
 	assert_output --partial "bad EXPOSE service"
+	# shellcheck disable=SC2016 # hostile on purpose
 	run -1 link "root@$GATEWAY" '$(id).example.test' app:80 --dir "$OUT"
 	run -1 link 'root@gw;id' x.example.test app:80 --dir "$OUT"
 	run -1 link "root@$GATEWAY:99999" x.example.test app:80 --dir "$OUT"

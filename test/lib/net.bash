@@ -15,6 +15,9 @@ ACME_DIR=https://$VISITOR:14000/dir
 
 net_up() {
 	local n i=2
+	# The gateway may raise this host-wide limit (wireguard-go, one inotify
+	# instance a link): net_down puts it back.
+	cat /proc/sys/fs/inotify/max_user_instances >"$WORK/inotify-limit"
 	ip netns add "${T}i"
 	ip -n "${T}i" link set lo up
 	ip -n "${T}i" link add br0 type bridge
@@ -46,6 +49,10 @@ net_down() {
 	done
 	rm -f /var/run/wireguard/"${GWPREFIX}"*.sock /var/run/wireguard/"${T}"*.sock
 	[ ! -e "$WORK/made-run-sshd" ] || rmdir /run/sshd 2>/dev/null || true
+	if [ -f "$WORK/inotify-limit" ]; then
+		sysctl -qw "fs.inotify.max_user_instances=$(cat "$WORK/inotify-limit")"
+		rm -f "$WORK/inotify-limit"
+	fi
 	return 0
 }
 
