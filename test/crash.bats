@@ -152,7 +152,6 @@ tiny_state() {
 	head -c 2M /dev/zero >"$WORK/root/var/lib/linkgate/filler" 2>/dev/null || true
 	BEFORE=$(state_sum)
 	run gw add full.example.test "$KEY"
-	echo "$output"
 	assert_equal "$status" 1
 	assert_output --regexp 'linkgate: .*(No space left|failed)'
 	absent
@@ -169,7 +168,6 @@ tiny_state() {
 	mount -o remount,ro "$WORK/root/var/lib/linkgate"
 	run gw add ro.example.test "$KEY"
 	mount -o remount,rw "$WORK/root/var/lib/linkgate"
-	echo "$output"
 	assert_equal "$status" 1
 	assert_output --regexp 'linkgate: cannot open .*gateway.lock: is .* writable'
 	absent
