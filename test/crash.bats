@@ -72,46 +72,47 @@ killed_at() {
 	unset LINKGATE_KILL_AFTER
 }
 
+# repaired N: the command was killed after step N; make gateway must leave
+# crash.example.test whole (counted in WHOLE, then removed) or gone.
+repaired() {
+	[ "$status" -eq 137 ] || fail "step $1: status $status: $output"
+	run -0 gw start
+	if [ -f "$WORK/root/var/lib/linkgate/links/crash.example.test" ]; then
+		present
+		WHOLE=$((WHOLE + 1))
+		run -0 gw remove crash.example.test
+	fi
+	absent
+}
+
 @test "linkgate add killed after any step: make gateway leaves the link whole or gone" {
-	local n points=0 whole=0
+	local n points=0
+	WHOLE=0
 	for n in $(seq 1 100); do
 		killed_at "$n" add crash.example.test "$KEY"
 		[ "$status" -ne 0 ] || break
-		[ "$status" -eq 137 ] || fail "step $n: status $status: $output"
 		points=$((points + 1))
-		run -0 gw start
-		if [ -f "$WORK/root/var/lib/linkgate/links/crash.example.test" ]; then
-			present
-			whole=$((whole + 1))
-			run -0 gw remove crash.example.test
-		fi
-		absent
+		repaired "$n"
 	done
 	[ "$points" -gt 10 ]
-	echo "# add: $points kill points, $whole left the link whole, $((points - whole)) gone" >&3
+	echo "# add: $points kill points, $WHOLE left the link whole, $((points - WHOLE)) gone" >&3
 	present
 	serves keep.example.test
 	run -0 gw remove crash.example.test
 }
 
 @test "linkgate remove killed after any step: make gateway leaves the link whole or gone" {
-	local n points=0 whole=0
+	local n points=0
+	WHOLE=0
 	for n in $(seq 1 100); do
 		run -0 gw add crash.example.test "$KEY"
 		killed_at "$n" remove crash.example.test
 		[ "$status" -ne 0 ] || break
-		[ "$status" -eq 137 ] || fail "step $n: status $status: $output"
 		points=$((points + 1))
-		run -0 gw start
-		if [ -f "$WORK/root/var/lib/linkgate/links/crash.example.test" ]; then
-			present
-			whole=$((whole + 1))
-			run -0 gw remove crash.example.test
-		fi
-		absent
+		repaired "$n"
 	done
 	[ "$points" -gt 5 ]
-	echo "# remove: $points kill points, $whole left the link whole, $((points - whole)) gone" >&3
+	echo "# remove: $points kill points, $WHOLE left the link whole, $((points - WHOLE)) gone" >&3
 	absent
 	serves keep.example.test
 }

@@ -164,11 +164,7 @@ gone() {
 	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null"
 	run visit_tls app1.example.test
 	[ "$status" -ne 0 ]
-	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-app1.example.test" \
-		ACME_CA="$ACME_DIR" ACME_CA_ROOT="$WORK/pebble.crt" KEEPALIVE=2 \
-		"$REPO/client/link-client" --env-file "$WORK/h1/app1.example.test.env" \
-		>>"$WORK/client-app1.example.test.log" 2>&1 &
-	echo $! >"$WORK/client-app1.example.test.pid"
+	home_client_start h1 app1.example.test KEEPALIVE=2
 	recovery "client restart" visit_tls app1.example.test
 	run -0 visit_tls app1.example.test
 	assert_output --partial "home=h1 "

@@ -307,10 +307,9 @@ home_link() {
 		FQDN="$2" EXPOSE="$3" "${@:4}" make -s -C "$REPO" link
 }
 
-# home_client HOME FQDN [VAR=value...]: the link client for FQDN at HOME,
-# with certificates from pebble if acme_up ran, until the gateway reaches
-# its health path.
-home_client() {
+# home_client_start HOME FQDN [VAR=value...]: starts the link client for
+# FQDN at HOME, with certificates from pebble if acme_up ran.
+home_client_start() {
 	local home=$1 name=$2 acme=()
 	shift 2
 	[ ! -f "$WORK/pebble.crt" ] ||
@@ -319,7 +318,13 @@ home_client() {
 		"$REPO/client/link-client" --env-file "$WORK/$home/$name.env" \
 		>>"$WORK/client-$name.log" 2>&1 &
 	echo $! >"$WORK/client-$name.pid"
-	wait_for 100 healthy "$name"
+}
+
+# home_client HOME FQDN [VAR=value...]: home_client_start, then waits until
+# the gateway reaches the link's health path.
+home_client() {
+	home_client_start "$@"
+	wait_for 100 healthy "$2"
 }
 
 healthy() {
