@@ -119,7 +119,7 @@ docker:
 
 # debian:12-slim for make docker where Docker Hub is out of reach: made with
 # debootstrap from this machine's apt mirror (as test/docker.bats does).
-docker-base:
+docker-base: | $(B)
 	@sh gateway/deps debootstrap
 	client/debian-base $(B)/debian-12-slim.tar
 	docker import $(B)/debian-12-slim.tar debian:12-slim

@@ -43,9 +43,8 @@ docker_shared_restore() {
 # umount_under DIR: unmounts everything mounted below DIR, deepest first
 # (dockerd leaves its netns file mounted; a failed debootstrap its /proc).
 umount_under() {
-	local m
-	for m in $(awk -v d="$1/" 'substr($5, 1, length(d)) == d { print $5 }' \
-		/proc/self/mountinfo | sort -r); do
+	awk -v d="$1/" 'substr($5, 1, length(d)) == d { print $5 }' \
+		/proc/self/mountinfo | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null || true
 	done
 }
@@ -153,8 +152,11 @@ client_image_tar() {
 	if [ ! -f "$image" ]; then
 		if [ ! -f "$base" ]; then
 			find "$CACHE" -maxdepth 1 -name 'debian-12-slim-*.tar*' -delete
-			"$REPO/client/debian-base" "$base" 2>>"$WORK/build.log" ||
-				{ cache_unlock; return 1; }
+			if ! "$REPO/client/debian-base" "$base" 2>"$WORK/base.log"; then
+				cat "$WORK/base.log" >&2
+				cache_unlock
+				return 1
+			fi
 		fi
 		image_build "$base" "$image" || { cache_unlock; return 1; }
 	fi

@@ -1,0 +1,288 @@
+#!/usr/bin/env bats
+# The client image as people run it: built from client/Dockerfile (base
+# and image cached in /var/cache/linkgate-test), loaded into a dockerd in
+# home1, and run by docker-compose 1.29 from a compose file made of an app,
+# the user's own top-level volumes and networks, and two snippets exactly
+# as make link printed them; an override file adds only pebble's ACME
+# settings and the second link's FORWARD_ONLY.
+#
+#   ${T}i visitor, pebble ── bridge ──┬── ${T}g gateway (make setup, make gateway)
+#                                     └── ${T}h1 home1: dockerd (nsenter --net)
+#                                          compose network 172.30.77.0/24:
+#                                          app (nginx :8000), link-my--app-...
+#                                          (Caddy), link-fwd-... (FORWARD_ONLY)
+#   host namespace: a dockerd with no network of its own builds the image.
+
+A=my-app.example.test
+F=fwd.example.test
+
+setup_file() {
+	load common
+	load lib/net
+	load lib/docker
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	docker_down
+	net_down
+	image=$(client_image_tar)
+	net_up
+	acme_up
+	gateway_make_up h1
+	dockerd_start h1 h1
+	dk h1 load -q -i "$image" >/dev/null
+	home_link h1 "$A" app:8000 >"$WORK/snippet-a"
+	home_link h1 "$F" app:8000 >"$WORK/snippet-f"
+	compose_write
+	dc up -d >"$WORK/up.log" 2>&1
+	wait_for 300 visit_tls "$A" -o /dev/null
+	wait_for 100 healthy "$F"
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	load lib/docker
+	[ ! -S "$WORK/dockerd-h1/docker.sock" ] || dc down -t 5 >/dev/null 2>&1 || true
+	docker_down
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+	load lib/docker
+}
+
+# service SNIPPET: the service name a snippet's first service line names.
+service() {
+	sed -n 's/^  \([^ #][^:]*\):$/\1/p' "$1" | head -n 1
+}
+
+# compose_write: the compose file (an app answering with what it saw, a
+# volume and a network of the user's own, both snippets pasted below
+# services: as printed) and the override with pebble's settings.
+compose_write() {
+	local sa sf d=$WORK/compose
+	mkdir -p "$d" "$WORK/app" "$WORK/squatter"
+	for who in app squatter; do
+		cat >"$WORK/$who/nginx.conf" <<-CONF
+		daemon off;
+		pid /tmp/nginx.pid;
+		error_log stderr;
+		events {}
+		http {
+			access_log off;
+			server {
+				listen 8000;
+				return 200 "$who peer=\$remote_addr xff=\$http_x_forwarded_for host=\$host\n";
+			}
+		}
+		CONF
+	done
+	{
+		echo 'version: "3.7"'
+		echo 'services:'
+		echo '  app:'
+		echo '    image: linkgate/client:latest'
+		echo '    entrypoint: ["nginx", "-c", "/app/nginx.conf"]'
+		echo '    volumes:'
+		echo "      - \"$WORK/app:/app:ro\""
+		echo '      - app-logs:/var/log/app'
+		sed '/^#/d' "$WORK/snippet-a"
+		sed '/^#/d' "$WORK/snippet-f"
+		echo 'volumes:'
+		echo '  app-logs:'
+		echo 'networks:'
+		echo '  default:'
+		echo '    ipam:'
+		echo '      config:'
+		echo '        - subnet: 172.30.77.0/24'
+	} >"$d/docker-compose.yml"
+	sa=$(service "$WORK/snippet-a")
+	sf=$(service "$WORK/snippet-f")
+	cat >"$d/docker-compose.override.yml" <<-YAML
+	version: "3.7"
+	services:
+	  $sa:
+	    environment:
+	      ACME_CA: "$ACME_DIR"
+	      ACME_CA_ROOT: /etc/linkgate/pebble.crt
+	    volumes:
+	      - "$WORK/pebble.crt:/etc/linkgate/pebble.crt:ro"
+	  $sf:
+	    environment:
+	      FORWARD_ONLY: "1"
+	YAML
+}
+
+# dc ARGS: docker-compose in the compose folder, against home1's dockerd.
+dc() {
+	(cd "$WORK/compose" && DOCKER_HOST="unix://$WORK/dockerd-h1/docker.sock" \
+		docker-compose -p lgtest --ansi never "$@")
+}
+
+# cid SNIPPET|app: the container of a link's service, or of the app.
+cid() {
+	local s=$1
+	[ "$s" = app ] || s=$(service "$s")
+	dc ps -q "$s"
+}
+
+# serial NAME: the serial of the certificate the visitor gets for NAME.
+serial() {
+	ip netns exec "${T}i" openssl s_client -connect "$GATEWAY:443" \
+		-servername "$1" -CAfile "$WORK/pebble-root.pem" -verify_return_error \
+		</dev/null 2>/dev/null | openssl x509 -noout -serial
+}
+
+# served NAME: the visitor's HTTPS request to NAME reaches the app.
+served() {
+	visit_tls "$1" 2>/dev/null | grep -q '^app '
+}
+
+# forwarded NAME: the visitor's HTTP request to NAME reaches the app.
+forwarded() {
+	visit "$1" http 2>/dev/null | grep -q '^app '
+}
+
+# since START_NS: milliseconds since START_NS (date +%s%N).
+since() {
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+@test "two links pasted into one compose file with the user's own volumes and networks are two services" {
+	run -0 dc config --services
+	assert_line app
+	assert_line link-my--app-example-test
+	assert_line link-fwd-example-test
+	assert_equal "${#lines[@]}" 3
+	run -0 dc config --volumes
+	assert_output app-logs
+	run -0 dc ps --services --filter status=running
+	assert_equal "${#lines[@]}" 3
+}
+
+@test "the snippet mounts the link's .env read-only by absolute path and keeps certificates beside it" {
+	run -0 cat "$WORK/snippet-a"
+	assert_line '    command: ["--env-file", "/etc/linkgate/link.env"]'
+	assert_line "      - \"$WORK/h1/$A.env:/etc/linkgate/link.env:ro\""
+	assert_line "      - \"$WORK/h1/$A.data:/data\""
+	refute_output --partial env_file
+	refute_output --regexp '^[a-z]'
+	run -0 ls "$WORK/h1/$A.data/caddy/certificates"
+	run -1 dk h1 exec "$(cid "$WORK/snippet-a")" sh -c 'echo x >>/etc/linkgate/link.env'
+	run -0 dk h1 exec "$(cid "$WORK/snippet-a")" sh -c 'env | grep -c PRIVKEY || true'
+	assert_output 0
+}
+
+@test "https reaches the app with pebble's certificate and the visitor's address in X-Forwarded-For" {
+	run -0 visit_tls "$A"
+	assert_output --regexp "^app peer=172\.30\.77\.[0-9]+ xff=$VISITOR host=$A\$"
+	run -0 serial "$A"
+	assert_output --regexp '^serial='
+}
+
+@test "http to the Caddy link redirects to https" {
+	run -0 ip netns exec "${T}i" curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' \
+		--max-time 5 -H "Host: $A" "http://$GATEWAY/a?b=1"
+	assert_output "308 https://$A/a?b=1"
+}
+
+@test "FORWARD_ONLY in the container forwards to the app by its compose name, visitor in X-Forwarded-For" {
+	run -0 visit "$F" http
+	assert_output --regexp "^app peer=172\.30\.77\.[0-9]+ xff=$VISITOR host=$F\$"
+}
+
+@test "new keys from make link REPLACE=1 reach the container at docker restart" {
+	old=$(grep ^GATEWAY_CLIENT_WG_PRIVKEY= "$WORK/h1/$A.env")
+	home_link h1 "$A" app:8000 REPLACE=1 FORCE=1 >"$WORK/snippet-a2"
+	run -0 diff "$WORK/snippet-a" "$WORK/snippet-a2"
+	[ "$(grep ^GATEWAY_CLIENT_WG_PRIVKEY= "$WORK/h1/$A.env")" != "$old" ]
+	run -0 dk h1 restart "$(cid "$WORK/snippet-a")"
+	wait_for 300 served "$A"
+	run -0 visit_tls "$A"
+	assert_output --partial "xff=$VISITOR host=$A"
+}
+
+@test "docker restart of a link serves again" {
+	c=$(cid "$WORK/snippet-a")
+	start=$(date +%s%N)
+	run -0 dk h1 restart "$c"
+	wait_for 300 served "$A"
+	echo "# docker restart to serving again: $(since "$start") ms" >&3
+	run -0 dk h1 inspect -f '{{.RestartCount}} {{.State.Running}}' "$c"
+	assert_output "0 true"
+}
+
+@test "FORWARD_ONLY follows the app to its new address when the old one goes to another container" {
+	old=$(dk h1 inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid app)")
+	dc rm -s -f app >/dev/null 2>&1
+	dk h1 run -d --name "${T}squatter" --network lgtest_default --ip "$old" \
+		-v "$WORK/squatter:/app:ro" --entrypoint nginx linkgate/client:latest \
+		-c /app/nginx.conf >/dev/null
+	dc up -d app >/dev/null 2>&1
+	new=$(dk h1 inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid app)")
+	[ -n "$new" ] && [ "$new" != "$old" ]
+	wait_for 100 forwarded "$F"
+	for _ in 1 2 3; do
+		run -0 visit "$F" http
+		assert_output --regexp "^app peer="
+	done
+	dk h1 rm -f "${T}squatter" >/dev/null
+}
+
+@test "a FORWARD_ONLY link started before its app exists stays up, and serves once the app is there" {
+	dc rm -s -f app >/dev/null 2>&1
+	c=$(cid "$WORK/snippet-f")
+	run -0 dk h1 restart "$c"
+	sleep 3
+	run -0 dk h1 inspect -f '{{.RestartCount}} {{.State.Running}}' "$c"
+	assert_output "0 true"
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H "Host: $F" "http://$GATEWAY/"
+	assert_output 502
+	dc up -d app >/dev/null 2>&1
+	start=$(date +%s%N)
+	wait_for 150 forwarded "$F"
+	echo "# app up to served through FORWARD_ONLY: $(since "$start") ms" >&3
+	run -0 visit "$F" http
+	assert_output --regexp "^app peer="
+	run -0 dk h1 inspect -f '{{.RestartCount}}' "$c"
+	assert_output 0
+}
+
+@test "docker stop ends the link client with status 0 and its WireGuard interface removed" {
+	c=$(cid "$WORK/snippet-a")
+	run -0 dk h1 exec "$c" ip -o link show
+	assert_output --regexp ' lk[0-9]+x[0-9]+: '
+	run -0 dk h1 exec "$c" ip rule show
+	assert_output --regexp 'from 198\.1[89]\.[0-9.]+ lookup [0-9]+'
+	start=$(date +%s%N)
+	run -0 dk h1 stop "$c"
+	[ "$(since "$start")" -lt 9000 ]
+	run -0 dk h1 inspect -f '{{.State.ExitCode}} {{.State.OOMKilled}}' "$c"
+	assert_output "0 false"
+	run -0 dk h1 logs --tail 3 "$c"
+	assert_output --partial "link-client: stopped"
+	# wireguard-go's socket stays behind unless the client removed the
+	# interface (a killed client leaves it).
+	rm -rf "$WORK/wg-run"
+	dk h1 cp "$c:/run/wireguard" "$WORK/wg-run"
+	run -0 find "$WORK/wg-run" -name '*.sock'
+	assert_output ""
+	run -0 dk h1 start "$c"
+	wait_for 300 served "$A"
+}
+
+@test "the certificate stays across docker-compose down and up" {
+	before=$(serial "$A")
+	issued=$(grep -c 'Issued certificate' "$WORK/pebble.log" || true)
+	dc down -t 10 >/dev/null 2>&1
+	run -0 dk h1 ps -aq
+	assert_output ""
+	dc up -d >/dev/null 2>&1
+	wait_for 300 served "$A"
+	run -0 serial "$A"
+	assert_output "$before"
+	run -0 grep -c 'Issued certificate' "$WORK/pebble.log"
+	assert_output "$issued"
+}
