@@ -49,11 +49,13 @@ umount_under() {
 	done
 }
 
-# dockerd_start NAME [NETNS]: a private dockerd, in the host namespace
-# (no bridge, no iptables, no sysctls: it only builds) or in test namespace
-# $T$NETNS; waits (at most 30 s) until it answers.
+# dockerd_start NAME [NETNS [OPTIONS]]: a private dockerd, in the host
+# namespace (no bridge, no iptables, no sysctls: it only builds) or in test
+# namespace $T$NETNS with dockerd OPTIONS; waits (at most 30 s) until it
+# answers.
 dockerd_start() {
 	local name=$1 ns=${2:-} d=$WORK/dockerd-$1 x=/run/$T-$1
+	shift $(($# < 2 ? $# : 2))
 	local net=(--bridge=none --iptables=false --ip-forward=false --ip-masq=false)
 	local run=()
 	mkdir -p "$d" "$x"
@@ -68,7 +70,9 @@ dockerd_start() {
 		-H "unix://$d/docker.sock" --cgroup-parent "/$T-$name" \
 		--containerd-namespace "$T-$name" \
 		--containerd-plugins-namespace "$T-$name-plugins" \
-		--log-level warn "${net[@]}" >"$d/dockerd.log" 2>&1 &
+		--log-level warn "${net[@]}" "$@" >"$d/dockerd.log" 2>&1 &
+	# nsenter execs dockerd: this is dockerd's PID.
+	echo $! >"$d/pid"
 	wait_for 300 dk "$name" version >/dev/null 2>&1 || {
 		cat "$d/dockerd.log" >&2
 		return 1
@@ -82,17 +86,17 @@ dk() {
 	"$DOCKER" -H "unix://$WORK/dockerd-$name/docker.sock" "$@"
 }
 
-# dockerd_stop NAME: stops dockerd NAME by its pid file (its containerd goes
-# with it), at most 30 s, then unmounts what it left and removes its
+# dockerd_stop NAME: stops dockerd NAME by the PID dockerd_start wrote
+# (its containerd and containers go with it), at most 30 s, then unmounts what it left and removes its
 # cgroups and exec root.
 dockerd_stop() {
 	local name=$1 d=$WORK/dockerd-$1 pid c
-	if [ -f "$d/dockerd.pid" ]; then
-		pid=$(cat "$d/dockerd.pid")
+	if [ -f "$d/pid" ]; then
+		pid=$(cat "$d/pid")
 		kill "$pid" 2>/dev/null || true
 		wait_for 300 eval "! kill -0 $pid 2>/dev/null" ||
 			kill -9 "$pid" 2>/dev/null || true
-		rm -f "$d/dockerd.pid"
+		rm -f "$d/pid"
 	fi
 	umount_under "/run/$T-$name"
 	umount_under "$d"
