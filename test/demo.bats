@@ -28,7 +28,7 @@ leftovers() {
 	run -0 make -s -C "$REPO" demo
 	assert_output --partial "home=h1 peer=127.0.0.1 xff=10.77.0.1 host=app.example.test"
 	assert_output --regexp "certificate: issuer=CN ?= ?Pebble Intermediate CA [0-9a-f]+ subject=CN ?= ?app.example.test"
-	assert_output --partial "env_file: ./app.example.test.env"
+	assert_output --partial "app.example.test.env:/etc/linkgate/link.env:ro"
 	assert_output --partial "unknown host: 404"
 	run -0 leftovers
 	assert_output ""
