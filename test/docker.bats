@@ -31,6 +31,7 @@ setup_file() {
 	# compose does not know fail at once instead of timing out.
 	dockerd_start h1 h1 --dns "$VISITOR"
 	dk h1 load -q -i "$image" >/dev/null
+	echo "# linkgate/client:latest: $(dk h1 image ls --format '{{.Size}}' linkgate/client:latest)" >&3
 	home_link h1 "$A" app:8000 >"$WORK/snippet-a"
 	home_link h1 "$F" app:8000 >"$WORK/snippet-f"
 	compose_write
