@@ -285,9 +285,9 @@ since() {
 	assert_output --regexp ' lk[0-9]+x[0-9]+: '
 	run -0 dk h1 exec "$c" ip rule show
 	assert_output --regexp 'from 198\.1[89]\.[0-9.]+ lookup [0-9]+'
-	start=$(date +%s%N)
+	# Status 0, not 137: the client stopped on SIGTERM by itself, before
+	# docker's 10 s grace ran out and it would have been killed.
 	run -0 dk h1 stop "$c"
-	[ "$(since "$start")" -lt 9000 ]
 	run -0 dk h1 inspect -f '{{.State.ExitCode}} {{.State.OOMKilled}}' "$c"
 	assert_output "0 false"
 	run -0 dk h1 logs --tail 3 "$c"
