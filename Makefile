@@ -120,7 +120,10 @@ docker:
 check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
-test: check-build
+# make test installs what it needs first (quick when all is there), so it
+# works alone on a fresh machine.
+test: deps
+	$(MAKE) check-build
 	sh test/run
 
 fuzz: $(FUZZERS:%=$(B)/fuzz/fuzz_%)
