@@ -72,3 +72,15 @@ link_field() {
 	[ "$bad" -eq 0 ]
 	for i in $(seq "$n"); do gw remove "p$i.example.test" >/dev/null; done
 }
+
+@test "status shows the record's MTU and the interface's own, which can differ" {
+	gw add st.example.test "$(wg genkey | wg pubkey)" --mtu 1360 >/dev/null
+	run -0 gw status st.example.test
+	assert_line --index 0 --regexp ' MTU +IF_MTU$'
+	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1360$'
+	idx=$(link_field st.example.test INDEX)
+	ip -n "${GWPREFIX}n$idx" link set "${GWPREFIX}w$idx" mtu 1420
+	run -0 gw status st.example.test
+	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1420$'
+	gw remove st.example.test >/dev/null
+}
