@@ -7,6 +7,7 @@
 #   The home's uplink is made smaller by lowering the MTU of its eth0 and of
 #   its bridge port ph1 (the bridge drops larger frames without a word), and
 #   ICMP is dropped on the way, as behind PPPoE, DS-Lite or a mobile uplink.
+#   ph1 gets no UDP segmentation offload (ethtool), as a real NIC.
 
 setup_file() {
 	load common
@@ -142,6 +143,10 @@ uplink_carries() {
 	assert_output --partial "home=app-h1 "
 	# openssl prints the ClientHello's length in hex: over 0x600 (1536).
 	assert_output --regexp 'Handshake \[length 0[6-9a-f][0-9a-f]{2}\], ClientHello'
+	# All this with the gateway's end at 1380: for TCP, the segment size
+	# the home advertises is what bounds the gateway's packets.
+	run -0 gw status up.example.test
+	assert_line --regexp '^up\.example\.test +up .* yes +1380 +1380$'
 }
 
 teardown_file() {
