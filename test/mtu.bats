@@ -300,3 +300,60 @@ link_field() {
 	run -0 upload
 	assert_output --partial "got=1048576 "
 }
+
+# sent_len BYTES: how many packets of BYTES home1 sent to the gateway's
+# WireGuard port (counted since len_count).
+len_count() {
+	local port
+	port=$(sed -n 's/^GATEWAY_ENDPOINT=.*://p' "$WORK/h1/up.example.test.env")
+	ip netns exec "${T}h1" nft -f - <<-NFT
+	table inet ${T}len {
+		counter l1440 {}
+		counter l1452 {}
+		counter l1360 {}
+		counter l1372 {}
+		chain output {
+			type filter hook output priority filter; policy accept;
+			oifname "eth0" udp dport $port ip length 1440 counter name l1440
+			oifname "eth0" udp dport $port ip length 1452 counter name l1452
+			oifname "eth0" udp dport $port ip length 1360 counter name l1360
+			oifname "eth0" udp dport $port ip length 1372 counter name l1372
+		}
+	}
+	NFT
+}
+sent_len() {
+	ip netns exec "${T}h1" nft list counter inet "${T}len" "l$1" |
+		sed -n 's/.*packets \([0-9]*\) .*/\1/p'
+}
+
+# ping_in SIZE: one ping of SIZE bytes (DF) through the tunnel from home1.
+ping_in() {
+	local env=$WORK/h1/up.example.test.env
+	ip netns exec "${T}h1" ping -q -n -c 1 -W 1 -M "do" -s $(($1 - 28)) \
+		-I "$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$env")" \
+		"$(sed -n 's/^LINK_GATEWAY_ADDRESS=//p' "$env")" >/dev/null
+}
+
+padded_to_1300() {
+	ping_in 1300
+	[ "$(sent_len 1360)" -ge 1 ]
+}
+
+@test "wireguard-go at home pads packets to the MTU set on its running interface" {
+	local ifname
+	client_up KEEPALIVE=300
+	len_count
+	# WireGuard pads to 16 bytes, up to the MTU it knows: 1380 bytes are
+	# 1440 on the uplink if it knows 1380, 1452 with its default 1420.
+	ping_in 1380
+	assert_equal "$(sent_len 1440)/$(sent_len 1452)" 1/0
+	# 1300 bytes: 1360 if it learnt the new MTU 1300, 1372 if not.
+	ifname=$(sed -n 's/.*wireguard \([a-z0-9]*\) up:.*/\1/p' \
+		"$WORK/client-up.example.test.log")
+	ip -n "${T}h1" link set "$ifname" mtu 1300
+	# It learns it from a netlink event, in its own time: within a second.
+	wait_for 10 padded_to_1300
+	echo "1300-byte pings padded to 1312 before it had learnt: $(sent_len 1372)"
+	ip netns exec "${T}h1" nft delete table inet "${T}len"
+}
