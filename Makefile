@@ -22,7 +22,7 @@ LIBEXEC = $(PREFIX)/lib/linkgate
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
-	iputils-ping bats bats-assert bats-support shellcheck procps \
+	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3
 
 all: $(HELPERS:%=$(B)/%)
