@@ -144,6 +144,7 @@ install: all
 	install -m 0644 templates/* $(DESTDIR)$(LIBEXEC)/templates/
 	install -m 0755 bin/link $(DESTDIR)$(LIBEXEC)/bin/
 	install -m 0755 client/link-client $(DESTDIR)$(LIBEXEC)/client/
+	install -m 0644 client/home.sh $(DESTDIR)$(LIBEXEC)/client/
 	ln -sf $(LIBEXEC)/bin/link $(DESTDIR)$(PREFIX)/bin/linkgate-link
 	ln -sf $(LIBEXEC)/client/link-client $(DESTDIR)$(PREFIX)/bin/link-client
 	sed 's|@LINK_CLIENT@|$(LIBEXEC)/client/link-client|' \
