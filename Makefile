@@ -22,7 +22,7 @@ LIBEXEC = $(PREFIX)/lib/linkgate
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
-	iputils-ping bats bats-assert bats-support shellcheck procps \
+	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap
 
 all: $(HELPERS:%=$(B)/%)
@@ -128,7 +128,10 @@ docker-base: | $(B)
 check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
-test: check-build
+# make test installs what it needs first (quick when all is there), so it
+# works alone on a fresh machine.
+test: deps
+	$(MAKE) check-build
 	sh test/run
 
 fuzz: $(FUZZERS:%=$(B)/fuzz/fuzz_%)
@@ -149,6 +152,7 @@ install: all
 	install -m 0644 templates/* $(DESTDIR)$(LIBEXEC)/templates/
 	install -m 0755 bin/link $(DESTDIR)$(LIBEXEC)/bin/
 	install -m 0755 client/link-client $(DESTDIR)$(LIBEXEC)/client/
+	install -m 0644 client/home.sh $(DESTDIR)$(LIBEXEC)/client/
 	ln -sf $(LIBEXEC)/bin/link $(DESTDIR)$(PREFIX)/bin/linkgate-link
 	ln -sf $(LIBEXEC)/client/link-client $(DESTDIR)$(PREFIX)/bin/link-client
 	sed 's|@LINK_CLIENT@|$(LIBEXEC)/client/link-client|' \

@@ -9,6 +9,8 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${SLEEPER:-}" ]; then kill "$SLEEPER" 2>/dev/null || true; fi
+	if [ -n "${PLANTED:-}" ]; then rm -rf "$DEMO_DIR"; fi
 	make -s -C "$REPO" demo-down >/dev/null 2>&1 || true
 }
 
@@ -45,4 +47,29 @@ leftovers() {
 	run -0 make -s -C "$REPO" demo-down
 	run -0 leftovers
 	assert_output ""
+}
+
+@test "make demo refuses a folder another user made and acts on nothing read from it" {
+	PLANTED=1
+	sleep 60 &
+	SLEEPER=$!
+	mkdir -m 0700 "$DEMO_DIR"
+	echo "$SLEEPER" >"$DEMO_DIR/app.pid"
+	echo 77 >"$DEMO_DIR/inotify-limit"
+	chown -R nobody "$DEMO_DIR"
+	run -2 make -s -C "$REPO" demo
+	assert_output --partial "$DEMO_DIR: not a folder this user made (owner nobody, mode 700)"
+	run -2 make -s -C "$REPO" demo-down
+	assert_output --partial "not a folder this user made"
+	kill -0 "$SLEEPER"
+	assert_equal "$(cat /proc/sys/fs/inotify/max_user_instances)" "$INOTIFY"
+	run -0 cat "$DEMO_DIR/app.pid"
+}
+
+@test "make demo refuses a symbolic link in place of its folder" {
+	PLANTED=1
+	ln -s "$BATS_TEST_TMPDIR" "$DEMO_DIR"
+	run -2 make -s -C "$REPO" demo
+	assert_output --partial "a symbolic link"
+	[ -d "$BATS_TEST_TMPDIR" ]
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A tiny home app for the tests: answers every request on HTTP and HTTPS
-with who it is, the TCP peer it saw and the forwarding headers it got."""
+with who it is, the TCP peer it saw and the forwarding headers it got;
+a POST also with the length and SHA-256 of the body it read."""
+import hashlib
 import http.server
 import socketserver
 import ssl
@@ -15,6 +17,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.headers.get("X-Forwarded-For", "-"),
             self.headers.get("Host", "-"))
         data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        data = ("home=%s got=%d sha256=%s\n" % (
+            self.server.label, len(body),
+            hashlib.sha256(body).hexdigest())).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -131,7 +131,8 @@ cache_unlock() {
 # image_files: what client/Dockerfile builds from, one path a line.
 image_files() {
 	(cd "$REPO" && find client/Dockerfile .dockerignore Makefile helpers client \
-		templates/Caddyfile templates/forward.conf -type f | LC_ALL=C sort -u)
+		templates/Caddyfile templates/forward.conf gateway/deps -type f |
+		LC_ALL=C sort -u)
 }
 
 # client_image_tar: prints the path of the client image (docker save tar)
@@ -140,11 +141,12 @@ image_files() {
 # make the base; the base key and every file the image is built from.
 client_image_tar() {
 	local mirror base_key image_key base image
-	mirror=$("$REPO/client/apt-mirror" bookworm) || return 1
+	mirror=$("$REPO/gateway/deps" --mirror | cut -f 1)
+	[ -n "$mirror" ] || return 1
 	base_key=$({
 		echo "$mirror"
 		dpkg-query -W -f '${Version}\n' debootstrap
-		cat "$REPO/client/debian-base" "$REPO/client/apt-mirror"
+		cat "$REPO/client/debian-base"
 	} | sha256sum | cut -c1-16)
 	image_key=$({
 		echo "$base_key"

@@ -1,0 +1,64 @@
+# shellcheck shell=sh
+# Checks shared by the home side's commands (bin/link, client/link-client),
+# sourced, POSIX sh. Each returns 0 when the value is good, 1 when not, and
+# prints nothing; the caller words the error. Nothing here changes the
+# system. A gateway's answer and a .env file are untrusted input: these
+# checks stand between them and the home's interfaces, routes and shell.
+
+# ipv4_check VALUE: a dotted quad, four decimal numbers 0-255 without
+# leading zeros (999.999.0.6 and 010.0.0.1 are refused).
+ipv4_check() {
+	local ifs o
+	case $1 in '' | *[!0-9.]* | .* | *. | *..*) return 1 ;; esac
+	ifs=$IFS
+	IFS=.
+	# shellcheck disable=SC2086 # split on dots
+	set -- $1
+	IFS=$ifs
+	[ $# -eq 4 ] || return 1
+	for o in "$@"; do
+		case $o in 0?*) return 1 ;; esac
+		[ ${#o} -le 3 ] && [ "$o" -le 255 ] || return 1
+	done
+}
+
+# ipv4_int ADDRESS: the address as a 32-bit number (checked first).
+ipv4_int() {
+	echo "$1" | awk -F. '{ printf "%.0f\n", (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
+}
+
+# tunnel_pair_check CLIENT GATEWAY: the two tunnel addresses of one link
+# as a gateway hands them out: one /30 of its tunnel pool per link, the
+# gateway's end at offset 1 and the home's at offset 2 (README, the link
+# record). Anything else did not come from a linkgate gateway.
+tunnel_pair_check() {
+	local c g
+	ipv4_check "$1" && ipv4_check "$2" || return 1
+	c=$(ipv4_int "$1")
+	g=$(ipv4_int "$2")
+	[ "$((c % 4))" -eq 2 ] && [ "$((c - 1))" -eq "$g" ]
+}
+
+# address_taken ADDRESS: whether the home already uses ADDRESS: an address
+# of one of its interfaces, or inside any route of any table (the default
+# route aside). A tunnel address there would pull the home's own traffic
+# into the tunnel.
+address_taken() {
+	local a
+	a=$(ipv4_int "$1")
+	LC_ALL=C ip -4 -o route show table all 2>/dev/null | awk -v a="$a" '
+		function num(s, p) { split(s, p, "."); return ((p[1] * 256 + p[2]) * 256 + p[3]) * 256 + p[4] }
+		{
+			i = 1
+			if ($1 ~ /^(unicast|local|broadcast|anycast|multicast|blackhole|unreachable|prohibit|throw|nat)$/) i = 2
+			dst = $i
+			if (dst == "default" || dst == "0.0.0.0/0") next
+			len = 32
+			if (index(dst, "/")) { len = substr(dst, index(dst, "/") + 1); dst = substr(dst, 1, index(dst, "/") - 1) }
+			if (dst !~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) next
+			size = 2 ^ (32 - len)
+			net = num(dst) - num(dst) % size
+			if (a >= net && a < net + size) { found = 1; exit }
+		}
+		END { exit found ? 0 : 1 }'
+}

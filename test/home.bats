@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# The home side refuses what would hurt the home: tunnel addresses a
+# malicious gateway or a tampered .env could use to take the home's own
+# traffic, .env keys that would become shell code, and routing tables and
+# interfaces that are not the link's own.
+#
+#   ${T}i bridge 10.77.0.0/24 ── ${T}g gateway: sshd with the real forced
+#                              │  command (alice) and a lying one (evil)
+#                              └── ${T}h1 home: make link, link-client
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	gateway_up
+	# A gateway that lies: its forced command answers what the test wrote
+	# in evil-answer and logs the request.
+	cat >"$WORK/evil-gw" <<-EOF
+	#!/bin/sh
+	echo "\$SSH_ORIGINAL_COMMAND" >>"$WORK/evil-requests"
+	case \$SSH_ORIGINAL_COMMAND in add*) cat "$WORK/evil-answer" ;; esac
+	EOF
+	chmod 0755 "$WORK/evil-gw"
+	ssh-keygen -q -t ed25519 -N '' -C evil -f "$WORK/evil"
+	echo "command=\"$WORK/evil-gw\",restrict $(cat "$WORK/evil.pub")" \
+		>>"$WORK/root/root/.ssh/authorized_keys"
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/alice" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK" "$REPO/bin/link" \
+		"root@$GATEWAY" good.example.test 127.0.0.1:9080 >/dev/null
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+	OUT=$BATS_TEST_TMPDIR/out
+	mkdir -p "$OUT"
+	: >"$WORK/evil-requests"
+}
+
+# evil_link CLIENT GATEWAY: make link against the lying gateway, which
+# answers with these tunnel addresses.
+evil_link() {
+	printf 'ok\t%s\t%s\t%s\t%s\t1380\n' "$(wg genkey | wg pubkey)" \
+		"$GATEWAY:47050" "$1" "$2" >"$WORK/evil-answer"
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "$REPO/bin/link" \
+		"root@$GATEWAY" evil.example.test 127.0.0.1:9080
+}
+
+# env_with KEY=VALUE...: the good link's .env with these lines replaced
+# (or added), in $OUT/test.env.
+env_with() {
+	local kv
+	cp "$WORK/good.example.test.env" "$OUT/test.env"
+	for kv in "$@"; do
+		awk -v k="${kv%%=*}=" 'index($0, k) != 1' "$OUT/test.env" >"$OUT/test.env.new"
+		echo "$kv" >>"$OUT/test.env.new"
+		mv "$OUT/test.env.new" "$OUT/test.env"
+	done
+}
+
+# client_start [VAR=value...]: link-client at home1 from $OUT/test.env.
+client_start() {
+	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 "$@" \
+		"$REPO/client/link-client" --env-file "$OUT/test.env"
+}
+
+@test "make link refuses a tunnel address inside the home's own LAN and writes nothing" {
+	run -1 evil_link 10.77.0.6 10.77.0.5
+	assert_output --partial "link: the gateway sent tunnel address 10.77.0.6, which this machine already uses"
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
+@test "make link removes a new link from the gateway again when it refuses the answer" {
+	run -1 evil_link 10.77.0.6 10.77.0.5
+	assert_output --partial "removed evil.example.test from the gateway again"
+	run -0 cat "$WORK/evil-requests"
+	assert_line --index 0 --regexp '^add evil\.example\.test '
+	assert_line --index 1 "remove evil.example.test"
+}
+
+@test "make link refuses tunnel addresses that are not dotted quads" {
+	run -1 evil_link 999.999.0.6 999.999.0.5
+	assert_output --partial "the gateway sent bad tunnel addresses '999.999.0.6'"
+	run -1 evil_link 198.19.0.06 198.19.0.05
+	assert_output --partial "bad tunnel addresses"
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
+@test "make link refuses tunnel addresses that are not one link's pair in a /30" {
+	run -1 evil_link 198.19.0.7 198.19.0.6
+	assert_output --partial "not .2 and .1 of one /30"
+	run -1 evil_link 198.19.0.6 198.19.0.9
+	assert_output --partial "not .2 and .1 of one /30"
+}
+
+@test "make link accepts a well-formed answer from the same gateway" {
+	run -0 evil_link 198.19.7.2 198.19.7.1
+	run -0 grep -x LINK_CLIENT_ADDRESS=198.19.7.2 "$OUT/evil.example.test.env"
+}
+
+@test "link-client refuses a .env whose tunnel address is the home's LAN, and the LAN still answers" {
+	env_with LINK_CLIENT_ADDRESS=10.77.0.6 LINK_GATEWAY_ADDRESS=10.77.0.5
+	run -1 client_start
+	assert_output --partial "LINK_CLIENT_ADDRESS 10.77.0.6 is already an address or route of this machine"
+	run -0 ip netns exec "${T}h1" curl -sS -o /dev/null --max-time 3 http://10.77.0.2/
+	run -0 ip -n "${T}h1" rule show
+	refute_output --partial 10.77.0.6
+}
+
+@test "link-client refuses a tunnel address that is not a dotted quad" {
+	env_with LINK_CLIENT_ADDRESS=999.999.0.6
+	run -1 client_start
+	assert_output "link-client: bad LINK_CLIENT_ADDRESS '999.999.0.6'"
+}
+
+@test "a .env key of several names is refused and runs nothing" {
+	mkdir -p "$OUT/bin"
+	printf '#!/bin/sh\ntouch %s/ran\n' "$OUT" >"$OUT/bin/LINK_MTU"
+	chmod 0755 "$OUT/bin/LINK_MTU"
+	env_with 'LINK_MTU LINK_WILDCARD=1'
+	run -1 client_start PATH="$OUT/bin:$PATH"
+	assert_output --partial "unknown setting 'LINK_MTU LINK_WILDCARD'"
+	[ ! -e "$OUT/ran" ]
+}
+
+@test "a .env key with shell syntax is refused and runs nothing" {
+	env_with "\$(touch $OUT/ran)=1"
+	run -1 client_start
+	assert_output --partial "unknown setting"
+	env_with "LINK_MTU;touch=1"
+	run -1 client_start
+	assert_output --partial "unknown setting 'LINK_MTU;touch'"
+	[ ! -e "$OUT/ran" ]
+}
+
+@test "LINK_TABLE=254 is refused and the main table is untouched" {
+	before=$(ip -n "${T}h1" route show table main)
+	env_with LINK_TABLE=254
+	run -1 client_start
+	assert_output --partial "bad LINK_TABLE '254': a table of the system's own"
+	assert_equal "$(ip -n "${T}h1" route show table main)" "$before"
+	env_with LINK_TABLE=255
+	run -1 client_start
+}
+
+@test "a LINK_TABLE that already has routes is refused and keeps them" {
+	ip -n "${T}h1" route add 192.0.2.0/24 dev lo table 3000
+	env_with LINK_TABLE=3000
+	run -1 client_start
+	assert_output --partial "routing table 3000 already has routes"
+	run -0 ip -n "${T}h1" route show table 3000
+	assert_output --partial 192.0.2.0/24
+	ip -n "${T}h1" route flush table 3000
+}
+
+@test "LINK_IFNAME naming the home's LAN interface is refused and the interface stays" {
+	env_with LINK_IFNAME=eth0
+	run -1 client_start
+	assert_output --partial "interface eth0 exists and is not this link's"
+	run -0 ip -n "${T}h1" addr show eth0
+	assert_output --partial 10.77.0.3/24
+}
+
+@test "after kill -9 the client starts again, removing only the interface it left" {
+	env_with
+	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 \
+		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$OUT/client.log" 2>&1 &
+	pid=$!
+	wait_for 100 grep -q 'caddy serving' "$OUT/client.log"
+	ifname=$(sed -n 's/.*wireguard \([a-z0-9x]*\) up.*/\1/p' "$OUT/client.log")
+	[ -n "$ifname" ]
+	pkill -9 -P "$pid" || true
+	kill -9 "$pid"
+	run -0 ip -n "${T}h1" link show "$ifname"
+	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 \
+		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$OUT/client2.log" 2>&1 &
+	pid=$!
+	wait_for 100 grep -q 'caddy serving' "$OUT/client2.log"
+	run -0 grep -F "removing $ifname, left by an earlier run" "$OUT/client2.log"
+	kill -TERM "$pid"
+	wait "$pid" || true
+	run -1 ip -n "${T}h1" link show "$ifname"
+}
