@@ -197,6 +197,24 @@ since() {
 	assert_output 0
 }
 
+# packages PATTERN...: the image's packages as "name status version" lines.
+packages() {
+	# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+	dk h1 run --rm --entrypoint dpkg-query linkgate/client:latest \
+		-W -f '${Package} ${db:Status-Status} ${Version}\n' "$@"
+}
+
+@test "the image has wireguard-go from bookworm-backports and nginx with its stream module" {
+	run -0 packages wireguard-go 'nginx*' libnginx-mod-stream
+	assert_line --regexp '^wireguard-go installed 0\.0\.20231211'
+	assert_line --regexp '^nginx installed 1\.22\.'
+	assert_line --regexp '^libnginx-mod-stream installed 1\.22\.'
+	refute_line --regexp '^nginx-light installed'
+	run -0 dk h1 run --rm --entrypoint sh linkgate/client:latest -c \
+		'grep -h bookworm-backports /etc/apt/sources.list.d/*'
+	assert_output --partial 'Suites: bookworm-backports'
+}
+
 @test "https reaches the app with pebble's certificate and the visitor's address in X-Forwarded-For" {
 	run -0 visit_tls "$A"
 	assert_output --regexp "^app peer=172\.30\.77\.[0-9]+ xff=$VISITOR host=$A\$"
