@@ -17,7 +17,7 @@ teardown() {
 # leftovers: what the demo could leave behind, one thing per line.
 leftovers() {
 	ip netns list | grep -E '^(lgdemo|lgdm)' || true
-	ls -d "$DEMO_DIR" /var/run/wireguard/lg* 2>/dev/null || true
+	ls -d "$DEMO_DIR" /var/run/wireguard/lgdemo* /var/run/wireguard/lgdm* 2>/dev/null || true
 	# The brackets keep grep from finding its own command line.
 	grep -l 'linkgate[-]demo' /proc/[0-9]*/cmdline 2>/dev/null || true
 	find /etc /root/.ssh -newer "$BATS_TEST_TMPDIR/marker" 2>/dev/null || true
