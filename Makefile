@@ -13,8 +13,8 @@ FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined
 FUZZ_SECONDS ?= 60
 
 B = build
-HELPERS = alloc keys routemap
-UNITS = alloc keys routemap common
+HELPERS = alloc keys record routemap
+UNITS = alloc keys record routemap common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 
@@ -35,27 +35,35 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc: $(B)/alloc.o $(B)/common.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+$(B)/record $(B)/routemap: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
-$(B)/asan/alloc $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
-		$(B)/asan/common.o
+$(B)/asan/alloc: $(B)/asan/alloc.o $(B)/asan/common.o
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
+$(B)/asan/record $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
+		$(B)/asan/linkrec.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/keys: $(B)/asan/keys.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
 
 # Native tests include the helper's .c file to reach its static functions.
-$(B)/test_%: test/unit/test_%.c test/unit/check.h $(B)/common.o
+$(B)/test_%: test/unit/test_%.c test/unit/check.h $(B)/common.o \
+		$(B)/linkrec.o
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Ihelpers -o $@ $< $(B)/common.o \
-		$(LDLIBS_SODIUM)
-$(B)/asan/test_%: test/unit/test_%.c test/unit/check.h $(B)/asan/common.o
+		$(B)/linkrec.o $(LDLIBS_SODIUM)
+$(B)/asan/test_%: test/unit/test_%.c test/unit/check.h $(B)/asan/common.o \
+		$(B)/asan/linkrec.o
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -Ihelpers -o $@ $< \
-		$(B)/asan/common.o $(LDLIBS_SODIUM)
+		$(B)/asan/common.o $(B)/asan/linkrec.o $(LDLIBS_SODIUM)
 
-$(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c | $(B)/fuzz
+$(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
+		| $(B)/fuzz
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror $(FUZZ_FLAGS) \
-		-Ihelpers -o $@ $< helpers/common.c $(LDLIBS_SODIUM)
+		-Ihelpers -o $@ $< helpers/common.c helpers/linkrec.c \
+		$(LDLIBS_SODIUM)
 
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \

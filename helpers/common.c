@@ -103,12 +103,24 @@ static int fsync_dir(const char *dir)
 int write_atomic(const char *dir, const char *name, const void *buf,
 		 size_t len, mode_t mode)
 {
+	return write_atomic_via(NULL, dir, name, buf, len, mode);
+}
+
+int write_atomic_via(const char *tmpdir, const char *dir, const char *name,
+		     const void *buf, size_t len, mode_t mode)
+{
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	const char *p = buf;
-	int fd, saved;
+	int fd, saved, n;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >=
-		    sizeof(tmp) ||
+	/* Beside the target, the temporary name adds 8 bytes to name; in a
+	 * folder of its own it is fixed, so a 253-byte name stays within the
+	 * 255-byte limit on file names. */
+	if (tmpdir)
+		n = snprintf(tmp, sizeof(tmp), "%s/.write.XXXXXX", tmpdir);
+	else
+		n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(tmp) ||
 	    (size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >=
 		    sizeof(dst)) {
 		errno = ENAMETOOLONG;
@@ -118,15 +130,15 @@ int write_atomic(const char *dir, const char *name, const void *buf,
 	if (fd < 0)
 		return -1;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t w = write(fd, p, len);
 
-		if (n < 0) {
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			goto fail;
 		}
-		p += n;
-		len -= (size_t)n;
+		p += w;
+		len -= (size_t)w;
 	}
 	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
 		goto fail;
