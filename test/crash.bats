@@ -45,8 +45,8 @@ absent() {
 # entry, namespace with a healthy tunnel, and nginx routes to it.
 present() {
 	local d=$WORK/root/var/lib/linkgate index port
-	index=$("$HELPERS/routemap" get "$d/links/crash.example.test" INDEX)
-	port=$("$HELPERS/routemap" get "$d/links/crash.example.test" PORT)
+	index=$("$HELPERS/record" get "$d/links/crash.example.test" INDEX)
+	port=$("$HELPERS/record" get "$d/links/crash.example.test" PORT)
 	[ -s "$d/keys/crash.example.test" ]
 	grep -q "^crash.example.test	$port	$index" <("$HELPERS/alloc" -d "$d" list)
 	grep -q "crash.example.test" "$d/nginx/http-map.conf"
