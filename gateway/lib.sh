@@ -135,7 +135,10 @@ conf_check() {
 	case $HELPERS in
 	'') ;;
 	/*[!A-Za-z0-9/._-]* | [!/]*) die "bad HELPERS '$HELPERS': an absolute path" ;;
-	*) BUILD=$HELPERS ;;
+	*)
+		[ -x "$HELPERS/record" ] || die "HELPERS '$HELPERS': no helpers there"
+		BUILD=$HELPERS
+		;;
 	esac
 	case $PREFIX in
 	'' | *[!a-z0-9]*) die "bad PREFIX '$PREFIX': 1-6 of a-z, 0-9" ;;

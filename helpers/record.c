@@ -19,7 +19,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: record show [-p PREFIX] FILE\n"
 		"       record get [-p PREFIX] FILE KEY\n"
-		"       record list DIR\n"
+		"       record list [-p PREFIX -o OUT_DIR] DIR\n"
 		"       record set [-t TMPDIR] FILE KEY=value...\n"
 		"       record derive PREFIX VETH_POOL TUNNEL_POOL INDEX\n"
 		"\n"
@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"get     prints the value of one such key\n"
 		"list    one line per file in DIR: ok<tab>NAME<tab>INDEX<tab>PORT,\n"
 		"        or corrupt<tab>NAME for a record that cannot be read\n"
-		"        (the reason goes to stderr)\n"
+		"        (the reason goes to stderr); with -o, what show -p PREFIX\n"
+		"        prints for each record goes to OUT_DIR/r.NAME\n"
 		"set     creates or updates the record FILE (named after its link)\n"
 		"        with the given fields, in the current version, keeping\n"
 		"        unknown keys; written to a temporary file in TMPDIR\n"
@@ -105,13 +106,35 @@ static int cmd_get(const char *prefix, const char *path, const char *key)
 	return 0;
 }
 
-static int cmd_list(const char *dir)
+/* Writes what show prints for r to out/r.NAME. */
+static void show_to(const struct record *r, const char *prefix,
+		    const char *out)
 {
-	DIR *d = opendir(dir);
+	char path[PATH_MAX];
+	struct buf b = { 0 };
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/r.%s", out, r->name) >=
+	    sizeof(path))
+		errx(EXIT_REFUSED, "%s: path too long", out);
+	f = fopen(path, "w");
+	if (!f || record_show(r, prefix, &b) < 0 ||
+	    fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0)
+		err(EXIT_REFUSED, "%s", path);
+	buf_free(&b);
+}
+
+static int cmd_list(const char *prefix, const char *out, const char *dir)
+{
+	DIR *d;
 	struct dirent *e;
 	char path[PATH_MAX], why[160], shown[72], norm[HOST_MAX + 1];
 	struct record r;
 
+	prefix_check(prefix);
+	if (!!prefix != !!out)
+		errx(EXIT_USAGE, "list: -p and -o go together");
+	d = opendir(dir);
 	if (!d)
 		err(EXIT_REFUSED, "%s", dir);
 	while ((errno = 0, e = readdir(d)) != NULL) {
@@ -132,6 +155,8 @@ static int cmd_list(const char *dir)
 			printf("corrupt\t%s\n", n);
 			continue;
 		}
+		if (out)
+			show_to(&r, prefix, out);
 		printf("ok\t%s\t%lu\t%lu\n", r.name, r.index, r.port);
 	}
 	if (errno)
@@ -236,7 +261,7 @@ static int cmd_derive(char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *prefix = NULL, *tmpdir = NULL, *verb;
+	const char *prefix = NULL, *tmpdir = NULL, *out = NULL, *verb;
 	int c;
 
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
@@ -249,24 +274,25 @@ int main(int argc, char **argv)
 	}
 	verb = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "+p:t:")) != -1) {
+	while ((c = getopt(argc, argv, "+p:t:o:")) != -1) {
 		switch (c) {
 		case 'p': prefix = optarg; break;
 		case 't': tmpdir = optarg; break;
+		case 'o': out = optarg; break;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (!strcmp(verb, "show") && argc == 1 && !tmpdir)
+	if (!strcmp(verb, "show") && argc == 1 && !tmpdir && !out)
 		return cmd_show(prefix, argv[0]);
-	if (!strcmp(verb, "get") && argc == 2 && !tmpdir)
+	if (!strcmp(verb, "get") && argc == 2 && !tmpdir && !out)
 		return cmd_get(prefix, argv[0], argv[1]);
-	if (!strcmp(verb, "list") && argc == 1 && !tmpdir && !prefix)
-		return cmd_list(argv[0]);
-	if (!strcmp(verb, "set") && argc >= 1 && !prefix)
+	if (!strcmp(verb, "list") && argc == 1 && !tmpdir)
+		return cmd_list(prefix, out, argv[0]);
+	if (!strcmp(verb, "set") && argc >= 1 && !prefix && !out)
 		return cmd_set(tmpdir, argv[0], argc - 1, argv + 1);
-	if (!strcmp(verb, "derive") && argc == 4 && !tmpdir && !prefix)
+	if (!strcmp(verb, "derive") && argc == 4 && !tmpdir && !prefix && !out)
 		return cmd_derive(argv);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -110,6 +110,13 @@ new() {
 	assert_line "$(printf 'corrupt\tb.example.com')"
 	assert_line --partial "record b.example.com is corrupt (INDEX is missing)"
 	assert_line --partial "is not a link record; ignored"
+	mkdir "$BATS_TEST_TMPDIR/out"
+	run -0 record list -p lg -o "$BATS_TEST_TMPDIR/out" "$D"
+	run -0 cat "$BATS_TEST_TMPDIR/out/r.a.example.com"
+	assert_line NS=lgn3
+	assert_line VETH_LINK_ADDR=198.18.0.14
+	[ ! -e "$BATS_TEST_TMPDIR/out/r.b.example.com" ]
+	run -2 record list -p lg "$D"
 }
 
 @test "derive prints the names and addresses of an index" {
