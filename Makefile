@@ -23,7 +23,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps \
-	util-linux python3 wrk iperf3
+	util-linux python3 wrk iperf3 systemd
 
 all: $(HELPERS:%=$(B)/%)
 
@@ -157,7 +157,10 @@ install: all
 
 uninstall:
 	-systemctl disable --now linkgate.service 2>/dev/null
+	-systemctl disable --now linkgate-check.timer 2>/dev/null
 	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service \
+		$(DESTDIR)/etc/systemd/system/linkgate-check.service \
+		$(DESTDIR)/etc/systemd/system/linkgate-check.timer \
 		$(DESTDIR)/etc/systemd/system/link-client@.service \
 		$(DESTDIR)$(PREFIX)/bin/linkgate-link $(DESTDIR)$(PREFIX)/bin/link-client
 	rm -rf $(DESTDIR)$(LIBEXEC)
