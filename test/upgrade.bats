@@ -50,9 +50,19 @@ setup() {
 	assert_line VETH_LINK=198.18.0.6
 }
 
-@test "after the upgrade, make gateway finds every link whole and changes nothing" {
+@test "after the upgrade, make gateway keeps every link running, repairing only the MTU the old code lost" {
+	local pids
+	pids=$(link_wg_pids | sort)
+	# The old code set the MTU before wg set, which wireguard-go undid.
+	run -0 ip -n "${GWPREFIX}n1" -o link show "${GWPREFIX}w1"
+	assert_output --partial "mtu 1420 "
 	run -0 gw start
 	refute_output --partial restoring
+	assert_line "linkgate: repairing old1.example.test: MTU"
+	assert_equal "$(link_wg_pids | sort)" "$pids"
+	run -0 ip -n "${GWPREFIX}n1" -o link show "${GWPREFIX}w1"
+	assert_output --partial "mtu 1380 "
+	run -0 gw start
 	refute_output --partial repairing
 	for n in 1 2; do
 		run -0 visit "old$n.example.test" https
