@@ -6,6 +6,7 @@ CFLAGS ?= -O2
 CFLAGS += -std=c11 -Wall -Wextra -Werror -MMD -MP
 CPPFLAGS += -D_DEFAULT_SOURCE
 LDLIBS_SODIUM = -lsodium
+LDLIBS_NFT = -lnftables
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_CC = clang
@@ -13,13 +14,13 @@ FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined
 FUZZ_SECONDS ?= 60
 
 B = build
-HELPERS = alloc keys record routemap
+HELPERS = alloc keys nsstate record routemap
 UNITS = alloc keys record routemap common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
-DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
+DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps \
@@ -41,6 +42,8 @@ $(B)/record $(B)/routemap: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
+$(B)/nsstate: $(B)/nsstate.o $(B)/common.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
 $(B)/asan/alloc: $(B)/asan/alloc.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/record $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
@@ -48,6 +51,8 @@ $(B)/asan/record $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/keys: $(B)/asan/keys.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
+$(B)/asan/nsstate: $(B)/asan/nsstate.o $(B)/asan/common.o
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
 
 # Native tests include the helper's .c file to reach its static functions.
 $(B)/test_%: test/unit/test_%.c test/unit/check.h $(B)/common.o \
@@ -66,7 +71,8 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 		$(LDLIBS_SODIUM)
 
 # The gateway (see README): as root on the public host.
-GATEWAY_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
+	libnginx-mod-stream \
 	wireguard-tools iproute2 nftables openssh-server util-linux curl
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
@@ -101,7 +107,8 @@ links: all
 	bin/link --list -- "$$GATEWAY"
 
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
-DEMO_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+DEMO_DEPS = build-essential libsodium-dev libnftables-dev nginx \
+	libnginx-mod-stream \
 	wireguard-tools iproute2 nftables openssh-server openssh-client caddy \
 	pebble curl openssl iputils-ping procps util-linux
 demo:
