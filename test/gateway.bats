@@ -142,6 +142,27 @@ setup() {
 		"$GATEWAY:$(ip netns exec "${GWPREFIX}n1" wg show "${GWPREFIX}w1" listen-port)"
 }
 
+# reserved PORT: the gateway's ip_local_reserved_ports holds PORT.
+reserved() {
+	nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports |
+		tr ',' '\n' | awk -F- -v p="$1" '$1 <= p && p <= ($2 ? $2 : $1) { f = 1 }
+			END { exit !f }'
+}
+
+@test "make gateway with parallel workers reserves every link's port" {
+	local n port
+	nsenter --net="/run/netns/${T}g" sysctl -qw net.ipv4.ip_local_reserved_ports=
+	for n in 1 2 3; do ip netns del "${GWPREFIX}n$n"; done
+	LINKGATE_JOBS=3 run -0 gw start
+	for n in 1 2 3; do
+		port=$(cut -f3 "$WORK/add$n.out")
+		reserved "${port##*:}" || fail "port ${port##*:} not reserved"
+	done
+	for n in 1 2 3; do
+		run -0 wait_for 100 visit "app$n.example.test" https
+	done
+}
+
 @test "make gateway raises the inotify limit that would stop wireguard-go at 128 links" {
 	old=$(cat /proc/sys/fs/inotify/max_user_instances)
 	sysctl -qw fs.inotify.max_user_instances=128
