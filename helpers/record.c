@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"get     prints the value of one such key\n"
 		"list    one line per file in DIR: ok<tab>NAME<tab>INDEX<tab>PORT,\n"
 		"        or corrupt<tab>NAME for a record that cannot be read\n"
-		"        (the reason goes to stderr); with -o, what show -p PREFIX\n"
+		"        (the reason goes to stderr); with -p and -o, each ok line\n"
+		"        ends with the link's namespace, and what show -p PREFIX\n"
 		"        prints for each record goes to OUT_DIR/r.NAME\n"
 		"set     creates or updates the record FILE (named after its link)\n"
 		"        with the given fields, in the current version, keeping\n"
@@ -157,7 +158,10 @@ static int cmd_list(const char *prefix, const char *out, const char *dir)
 		}
 		if (out)
 			show_to(&r, prefix, out);
-		printf("ok\t%s\t%lu\t%lu\n", r.name, r.index, r.port);
+		printf("ok\t%s\t%lu\t%lu", r.name, r.index, r.port);
+		if (prefix)
+			printf("\t%sn%lu", prefix, r.index);
+		putchar('\n');
 	}
 	if (errno)
 		err(EXIT_REFUSED, "%s", dir);

@@ -112,6 +112,7 @@ new() {
 	assert_line --partial "is not a link record; ignored"
 	mkdir "$BATS_TEST_TMPDIR/out"
 	run -0 record list -p lg -o "$BATS_TEST_TMPDIR/out" "$D"
+	assert_line "$(printf 'ok\ta.example.com\t3\t40003\tlgn3')"
 	run -0 cat "$BATS_TEST_TMPDIR/out/r.a.example.com"
 	assert_line NS=lgn3
 	assert_line VETH_LINK_ADDR=198.18.0.14
