@@ -83,6 +83,16 @@ nginx_check() {
 	cat "$OUT"/*.conf | cmp - "$BATS_TEST_TMPDIR/v1"
 }
 
+@test "a record without its optional fields renders (they have defaults)" {
+	record a.example.com 1 1
+	sed -i -e '/^MTU=/d' -e '/^OWNER=/d' -e '/^CREATED=/d' "$RECORDS/a.example.com"
+	echo 'NEW_FIELD=from a newer linkgate' >>"$RECORDS/a.example.com"
+	run -0 routemap render "$RECORDS" "$OUT"
+	assert_output ""
+	run -0 grep -c '\.a\.example\.com link_1;' "$OUT/http-map.conf"
+	run -0 nginx_check
+}
+
 @test "no links render to maps that nginx -t accepts" {
 	run -0 routemap render "$RECORDS" "$OUT"
 	run -0 nginx_check
