@@ -121,12 +121,14 @@ demo-down:
 	@bash demo/run down
 
 # Benchmarks (see README): a markdown table to stdout and
-# bench/results/latest.md; QUICK=1 is a smoke run.
+# bench/results/latest.md; QUICK=1 is a smoke run, RESTORE_ONLY=1 only the
+# restore rows (RESTORE="10 100 1000", the link counts).
 bench:
 	@sh gateway/deps $(DEMO_DEPS) wrk iperf3 $$(ip link add lgprobe0 \
 		type wireguard 2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
 	@$(MAKE) -s all
-	@QUICK=$(QUICK) bash bench/run
+	@QUICK=$(QUICK) RESTORE_ONLY=$(RESTORE_ONLY) $(if $(RESTORE),RESTORE="$(RESTORE)") \
+		bash bench/run
 
 # The client image (needs a Docker engine; see client/Dockerfile).
 docker:
