@@ -178,12 +178,24 @@ client_bg() {
 	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 "$@" \
 		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$log" 2>&1 &
 	CLIENT=$!
-	wait_for 300 grep -q "caddy serving" "$log" || { cat "$log" >&2; false; }
+	wait_for 300 grep -q "caddy serving" "$log" || { cat "$log" >&2; lock_holders >&2; false; }
 	IFNAME=$(sed -n 's/.*wireguard \([a-z0-9x]*\) up.*/\1/p' "$log")
 	[ -n "$IFNAME" ]
 }
 
-# client_stop: SIGTERM to the background client, and its exit status.
+# lock_holders: the processes that hold a link-client lock (for a failure's
+# report).
+lock_holders() {
+	local p
+	for p in /proc/[0-9]*; do
+		if find "$p/fd" -lname '*/link-client/*.lock' 2>/dev/null | grep -q .; then
+			echo "holds a link-client lock: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline")"
+		fi
+	done
+}
+
+# client_stop: SIGTERM to the background client; fails unless it exits 0.
+# (Not through run: run's subshell cannot wait for the client.)
 client_stop() {
 	kill -TERM "$CLIENT" 2>/dev/null || true
 	wait "$CLIENT"
@@ -208,7 +220,7 @@ caddys_of() {
 	client_bg "$OUT/client2.log"
 	run -0 grep -F "removing $IFNAME, left by an earlier run" "$OUT/client2.log"
 	assert_equal "$(caddys_of | wc -l)" 1
-	run -0 client_stop
+	client_stop
 	run -1 ip -n "${T}h1" link show "$IFNAME"
 }
 
@@ -218,7 +230,7 @@ caddys_of() {
 	run -1 client_start
 	assert_output --partial "another link-client runs this link ($IFNAME)"
 	run -0 ip -n "${T}h1" link show "$IFNAME"
-	run -0 client_stop
+	client_stop
 }
 
 @test "when its wireguard-go dies the client exits 1, for its supervisor to restart it" {
@@ -226,7 +238,9 @@ caddys_of() {
 	client_bg "$OUT/client.log" KEEPALIVE=1
 	pid=$(pgrep -xf "wireguard-go $IFNAME")
 	kill -9 "$pid"
-	run -1 wait "$CLIENT"
+	rc=0
+	wait "$CLIENT" || rc=$?
+	assert_equal "$rc" 1
 	run -0 grep -F "the tunnel interface $IFNAME is gone" "$OUT/client.log"
 }
 
@@ -236,7 +250,7 @@ caddys_of() {
 	addr=$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$OUT/test.env")
 	kill -TERM "$CLIENT"
 	kill -TERM "$CLIENT" 2>/dev/null || true
-	run -0 wait "$CLIENT"
+	wait "$CLIENT"
 	run -0 grep -F "link-client: stopped" "$OUT/client.log"
 	run -0 ip -n "${T}h1" rule show
 	refute_output --partial "from $addr "
@@ -285,7 +299,7 @@ caddys_of() {
 	client=$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$OUT/test.env")
 	gw_addr=$(sed -n 's/^LINK_GATEWAY_ADDRESS=//p' "$OUT/test.env")
 	run -0 evil_link "$client" "$gw_addr" REPLACE=1 FORCE=1
-	run -0 client_stop
+	client_stop
 }
 
 # link_in_out: make link against the lying gateway from within $OUT, where
