@@ -262,7 +262,8 @@ caddys_of() {
 	mv "$OUT/crlf.env" "$OUT/test.env"
 	run -1 client_start
 	assert_output --partial "ends in a carriage return"
-	env_with LINK_MTU=1380 LINK_MTU=1300
+	env_with LINK_MTU=1380
+	echo LINK_MTU=1300 >>"$OUT/test.env"
 	run -1 client_start
 	assert_output --partial "LINK_MTU is set twice"
 }
