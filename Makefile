@@ -14,7 +14,9 @@ FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined
 FUZZ_SECONDS ?= 60
 
 B = build
-HELPERS = alloc keys nsstate record routemap
+# The helper programs (not HELPERS: that is the gateway setting, and make
+# passes a variable that came from the environment on with its own value).
+PROGS = alloc keys nsstate record routemap
 UNITS = alloc keys record routemap common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
@@ -26,7 +28,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd
 
-all: $(HELPERS:%=$(B)/%)
+all: $(PROGS:%=$(B)/%)
 
 $(B) $(B)/asan $(B)/fuzz:
 	mkdir -p $@
@@ -142,7 +144,7 @@ docker-base: | $(B)
 	docker import $(B)/debian-12-slim.tar debian:12-slim
 	rm -f $(B)/debian-12-slim.tar
 
-check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
+check-build: all $(PROGS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
 # make test installs what it needs first (quick when all is there), so it
@@ -162,7 +164,7 @@ install: all
 		$(DESTDIR)$(LIBEXEC)/templates $(DESTDIR)$(LIBEXEC)/bin \
 		$(DESTDIR)$(LIBEXEC)/client $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/systemd/system
-	install -m 0755 $(HELPERS:%=$(B)/%) $(DESTDIR)$(LIBEXEC)/build/
+	install -m 0755 $(PROGS:%=$(B)/%) $(DESTDIR)$(LIBEXEC)/build/
 	install -m 0755 gateway/linkgate gateway/ssh-command gateway/deps \
 		$(DESTDIR)$(LIBEXEC)/gateway/
 	install -m 0644 gateway/lib.sh $(DESTDIR)$(LIBEXEC)/gateway/
