@@ -22,6 +22,6 @@ setup() {
 	assert_line --regexp '^\| make gateway on a healthy gateway with 10 links'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
-	assert_output 5
+	assert_output 6
 	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
 }
