@@ -181,7 +181,7 @@ wg_log_new() {
 
 # link_field NAME KEY: one field of a link's record.
 link_field() {
-	"$HELPERS/routemap" get "$WORK/root/var/lib/linkgate/links/$1" "$2"
+	"$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/$1" "$2"
 }
 
 @test "after 40 parallel adds every link's interface and its wireguard-go have the record's MTU" {
@@ -217,15 +217,16 @@ link_field() {
 	for i in $(seq "$n"); do gw remove "p$i.example.test" >/dev/null; done
 }
 
-@test "status shows the record's MTU and the interface's own, which can differ" {
+@test "status shows the record's MTU and the interface's own; a link whose MTU differs is not up" {
 	gw add st.example.test "$(wg genkey | wg pubkey)" --mtu 1360 >/dev/null
 	run -0 gw status st.example.test
 	assert_line --index 0 --regexp ' MTU +IF_MTU$'
 	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1360$'
 	idx=$(link_field st.example.test INDEX)
 	ip -n "${GWPREFIX}n$idx" link set "${GWPREFIX}w$idx" mtu 1420
+	# make gateway's check counts the MTU: the link is down until repaired.
 	run -0 gw status st.example.test
-	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1420$'
+	assert_line --index 1 --regexp '^st\.example\.test +down .* 1360 +1420$'
 	gw remove st.example.test >/dev/null
 }
 
