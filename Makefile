@@ -82,7 +82,7 @@ revoke:
 # The home side: create, remove and list links over ssh.
 # Variables reach bin/link in the environment, never pasted into a shell
 # line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
-# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR.
+# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW.
 link: all
 	bin/link -- "$$GATEWAY" "$$FQDN" "$$EXPOSE"
 
