@@ -23,7 +23,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
-	util-linux python3 wrk iperf3
+	util-linux python3 wrk iperf3 logrotate
 
 all: $(HELPERS:%=$(B)/%)
 
@@ -59,7 +59,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c | $(B)/fuzz
 
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
-	wireguard-tools iproute2 nftables openssh-server util-linux curl
+	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
 		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)

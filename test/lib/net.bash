@@ -148,11 +148,14 @@ visit() {
 }
 
 # sshd_start: sshd on port 22 in the gateway namespace, with a test host
-# key and the gateway's authorized_keys file under $WORK/root.
+# key, the gateway's authorized_keys file under $WORK/root, and the
+# drop-ins make setup installs there, included first as Debian's
+# sshd_config does.
 sshd_start() {
 	[ -d /run/sshd ] || { mkdir /run/sshd && touch "$WORK/made-run-sshd"; }
 	ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
 	cat >"$WORK/sshd_config" <<-CONF
+	Include $WORK/root/etc/ssh/sshd_config.d/*.conf
 	ListenAddress $GATEWAY:22
 	HostKey $WORK/host_key
 	PidFile $WORK/sshd.pid
