@@ -23,7 +23,8 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
-	util-linux python3 wrk iperf3 logrotate
+	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap \
+	logrotate
 
 all: $(HELPERS:%=$(B)/%)
 
@@ -117,6 +118,14 @@ bench:
 docker:
 	docker build -f client/Dockerfile -t linkgate/client:latest .
 
+# debian:12-slim for make docker where Docker Hub is out of reach: made with
+# debootstrap from this machine's apt mirror (as test/docker.bats does).
+docker-base: | $(B)
+	@sh gateway/deps debootstrap
+	client/debian-base $(B)/debian-12-slim.tar
+	docker import $(B)/debian-12-slim.tar debian:12-slim
+	rm -f $(B)/debian-12-slim.tar
+
 check-build: all $(HELPERS:%=$(B)/asan/%) $(UNITS:%=$(B)/test_%) \
 	$(UNITS:%=$(B)/asan/test_%) $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
@@ -163,4 +172,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: bench demo demo-down docker link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: bench demo demo-down docker docker-base link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean

@@ -158,6 +158,38 @@ https() {
 	assert_output "tlsapp pp=$VISITOR peer=127.0.0.1"
 }
 
+@test "FORWARD_ONLY forwards to a name from /etc/hosts, which nginx's resolver does not read" {
+	grep -qE '^127\.0\.0\.1[[:space:]].*\<localhost\>' /etc/hosts
+	sed 's/^EXPOSE=.*/EXPOSE=localhost:9080/' "$WORK/fwd.example.test.env" \
+		>"$WORK/fwdhosts.env"
+	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-fwdhosts" FORWARD_ONLY=1 \
+		EXPOSE_HTTPS=localhost:9445 "$REPO/client/link-client" \
+		--env-file "$WORK/fwdhosts.env" >"$WORK/client-fwdhosts.log" 2>&1 &
+	echo $! >"$WORK/client-fwdhosts.pid"
+	wait_for 100 healthy fwd.example.test
+	run -0 visit fwd.example.test http
+	assert_output --partial "home=app-h1 peer=127.0.0.1 xff=$VISITOR "
+	run -0 visit fwd.example.test https
+	assert_output "tlsapp peer=127.0.0.1"
+}
+
+@test "FORWARD_ONLY starts while its app's name does not resolve, and visitors get 502" {
+	sed 's/^EXPOSE=.*/EXPOSE=app.invalid:9080/' "$WORK/fwd.example.test.env" \
+		>"$WORK/fwdnone.env"
+	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-fwdnone" FORWARD_ONLY=1 \
+		"$REPO/client/link-client" --env-file "$WORK/fwdnone.env" \
+		>"$WORK/client-fwdnone.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$WORK/client-fwdnone.pid"
+	wait_for 50 grep -q 'forwarding :8080' "$WORK/client-fwdnone.log"
+	# nginx gives up on the name after its resolver_timeout (5 s).
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 20 -H 'Host: fwd.example.test' "http://$GATEWAY/"
+	assert_output 502
+	kill -0 "$pid"
+	run -1 grep -E 'server exited|host not found in upstream' "$WORK/client-fwdnone.log"
+}
+
 @test "two links from one home run side by side" {
 	client app1.example.test h1 TLS_INTERNAL=1
 	client app2.example.test h1 TLS_INTERNAL=1

@@ -17,7 +17,7 @@ teardown() {
 # leftovers: what the demo could leave behind, one thing per line.
 leftovers() {
 	ip netns list | grep -E '^(lgdemo|lgdm)' || true
-	ls -d "$DEMO_DIR" /var/run/wireguard/lg* 2>/dev/null || true
+	ls -d "$DEMO_DIR" /var/run/wireguard/lgdemo* /var/run/wireguard/lgdm* 2>/dev/null || true
 	# The brackets keep grep from finding its own command line.
 	grep -l 'linkgate[-]demo' /proc/[0-9]*/cmdline 2>/dev/null || true
 	find /etc /root/.ssh -newer "$BATS_TEST_TMPDIR/marker" 2>/dev/null || true
@@ -30,7 +30,7 @@ leftovers() {
 	run -0 make -s -C "$REPO" demo
 	assert_output --partial "home=h1 peer=127.0.0.1 xff=10.77.0.1 host=app.example.test"
 	assert_output --regexp "certificate: issuer=CN ?= ?Pebble Intermediate CA [0-9a-f]+ subject=CN ?= ?app.example.test"
-	assert_output --partial "env_file: ./app.example.test.env"
+	assert_output --partial "app.example.test.env:/etc/linkgate/link.env:ro"
 	assert_output --partial "unknown host: 404"
 	run -0 leftovers
 	assert_output ""

@@ -175,7 +175,7 @@ client_start() {
 	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 \
 		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$OUT/client.log" 2>&1 &
 	pid=$!
-	wait_for 100 grep -q 'caddy serving' "$OUT/client.log"
+	wait_for 300 grep -q "caddy serving" "$OUT/client.log" || { cat "$OUT/client.log" >&2; false; }
 	ifname=$(sed -n 's/.*wireguard \([a-z0-9x]*\) up.*/\1/p' "$OUT/client.log")
 	[ -n "$ifname" ]
 	pkill -9 -P "$pid" || true
@@ -184,7 +184,7 @@ client_start() {
 	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 \
 		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$OUT/client2.log" 2>&1 &
 	pid=$!
-	wait_for 100 grep -q 'caddy serving' "$OUT/client2.log"
+	wait_for 300 grep -q 'caddy serving' "$OUT/client2.log"
 	run -0 grep -F "removing $ifname, left by an earlier run" "$OUT/client2.log"
 	kill -TERM "$pid"
 	wait "$pid" || true

@@ -35,7 +35,10 @@ make_link() {
 
 @test "make link writes a 0600 .env with the link's values and prints a snippet" {
 	run -0 make_link FQDN=one.example.test EXPOSE=app:80
-	assert_output --partial "env_file: ./one.example.test.env"
+	assert_line '  link-one-example-test:'
+	assert_line "      - \"$OUT/one.example.test.env:/etc/linkgate/link.env:ro\""
+	assert_line '    command: ["--env-file", "/etc/linkgate/link.env"]'
+	refute_output --partial env_file
 	assert_output --partial "NET_ADMIN"
 	assert_output --partial "/dev/net/tun"
 	assert_output --partial "restart: unless-stopped"
@@ -50,6 +53,36 @@ make_link() {
 	assert_line LINK_WILDCARD=0
 	run -0 find "$OUT" -mindepth 1 ! -name one.example.test.env
 	assert_output ""
+}
+
+@test "the snippet names the .env and the certificates by absolute path, whatever the folder given" {
+	mkdir -p "$OUT/compose"
+	run -0 ip netns exec "${T}h1" env -C "$OUT" SSH_KEY="$WORK/alice" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" "$REPO/bin/link" "root@$GATEWAY" \
+		rel.example.test app:80 --dir compose
+	assert_line "      - \"$OUT/compose/rel.example.test.env:/etc/linkgate/link.env:ro\""
+	assert_line "      - \"$OUT/compose/rel.example.test.data:/data\""
+	[ -f "$OUT/compose/rel.example.test.env" ]
+}
+
+@test "the snippet's service is named after the link, one name per FQDN, with nothing at the top level" {
+	run -0 --separate-stderr make_link FQDN=a-b.example.test EXPOSE=app:80
+	assert_line '  link-a--b-example-test:'
+	# Every line is indented (a service under services:) or a comment.
+	run -1 grep -vE '^(  |#|$)' <<<"$output"
+	run -0 make_link FQDN=a.b.example.test EXPOSE=app:80
+	assert_line '  link-a-b-example-test:'
+	refute_output --partial 'link-data'
+}
+
+@test "a LINK_DIR a compose file cannot name plainly is refused before calling the gateway" {
+	mkdir -p "$OUT/a:b"
+	run -2 ip netns exec "${T}h1" make -s -C "$REPO" link FQDN=colon.example.test \
+		EXPOSE=app:80 "GATEWAY=root@$GATEWAY" SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" LINK_DIR="$OUT/a:b"
+	assert_output --partial "the snippet cannot name this directory"
+	[ -z "$(ls -A "$OUT/a:b")" ]
+	[ ! -e "$WORK/root/var/lib/linkgate/links/colon.example.test" ]
 }
 
 @test "the keys in the .env match what the gateway holds" {
