@@ -73,9 +73,11 @@ gateway: all
 gateway-down:
 	gateway/linkgate down
 
+# LINKS reaches the command in the environment, never pasted into a
+# shell line.
 authorize: all
 	gateway/linkgate authorize "$(KEY)" "$(NAME)" "$(DOMAINS)" \
-		$(if $(ADMIN),--admin)
+		$(if $(ADMIN),--admin) $(if $(LINKS),--links "$$LINKS")
 
 revoke:
 	gateway/linkgate revoke "$(NAME)"

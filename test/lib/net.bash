@@ -169,14 +169,15 @@ sshd_start() {
 	nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -f "$WORK/sshd_config"
 }
 
-# sshd_up: sshd_start, and the keys alice (example.test), bob
-# (bob.example.org) and admin authorized.
+# sshd_up: sshd_start, and the keys alice (example.test, 100 links), bob
+# (bob.example.org, the default quota) and admin authorized.
 sshd_up() {
 	sshd_start
 	for who in alice bob admin; do
 		ssh-keygen -q -t ed25519 -N '' -C "$who@home" -f "$WORK/$who"
 	done
-	gw authorize "$WORK/alice.pub" alice example.test >/dev/null
+	# alice makes the concurrency suite's 50 links at once.
+	gw authorize "$WORK/alice.pub" alice example.test --links 100 >/dev/null
 	gw authorize "$WORK/bob.pub" bob bob.example.org >/dev/null
 	gw authorize "$WORK/admin.pub" admin "" --admin >/dev/null
 }
