@@ -232,6 +232,19 @@ wildcard_https() {
 		b.c.u.app3.example.test x.app3.example.test)"
 }
 
+@test "a wildcard link without LINK_ALLOW gets a certificate for its own name only" {
+	grep -v '^LINK_ALLOW=' "$WORK/app3.example.test.env" >"$WORK/app3-own.env"
+	ip netns exec "${T}h2" env DATA_DIR="$WORK/data-app3.example.test" TLS_INTERNAL=1 \
+		"$REPO/client/link-client" --env-file "$WORK/app3-own.env" \
+		>"$WORK/client-app3-own.log" 2>&1 &
+	echo $! >"$WORK/client-app3-own.pid"
+	wait_for 100 healthy app3.example.test
+	run -0 wildcard_https app3.example.test
+	assert_output --partial "host=app3.example.test"
+	run -35 wildcard_https "new$RANDOM.app3.example.test"
+	run -35 wildcard_https "new$RANDOM.u.app3.example.test"
+}
+
 @test "a trailing dot in Host on https is redirected to the name without it" {
 	client app1.example.test h1 TLS_INTERNAL=1
 	run -0 https app1.example.test -H 'Host: app1.example.test.' \
