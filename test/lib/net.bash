@@ -270,7 +270,8 @@ gw_make() {
 }
 
 # gateway_make_up HOME...: gateway settings, make setup, make gateway,
-# sshd, and a key per HOME authorized with make authorize for example.test.
+# sshd, and a key per HOME authorized with make authorize for example.test
+# (100 links).
 gateway_make_up() {
 	gw_conf
 	gw_make setup
@@ -278,7 +279,9 @@ gateway_make_up() {
 	sshd_start
 	for h in "$@"; do
 		ssh-keygen -q -t ed25519 -N '' -C "$h@home" -f "$WORK/key-$h"
-		gw_make authorize KEY="$WORK/key-$h.pub" NAME="$h" DOMAINS=example.test
+		# make bench makes 22 links as one home, above the default 10.
+		gw_make authorize KEY="$WORK/key-$h.pub" NAME="$h" DOMAINS=example.test \
+			LINKS=100
 	done
 }
 
