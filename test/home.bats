@@ -190,3 +190,14 @@ client_start() {
 	wait "$pid" || true
 	run -1 ip -n "${T}h1" link show "$ifname"
 }
+
+@test "an interface name that wireguard-go holds in another namespace stops the client with a message" {
+	ip netns exec "${T}h2" wireguard-go "${T}dup" >/dev/null 2>&1
+	env_with LINK_IFNAME="${T}dup"
+	run -1 client_start
+	for pid in $(pgrep -x wireguard-go); do
+		case $(tr '\0' ' ' <"/proc/$pid/cmdline") in "wireguard-go ${T}dup ") kill "$pid" ;; esac
+	done
+	assert_output --partial "link-client: wireguard-go could not make ${T}dup"
+	run -1 ip -n "${T}h1" link show "${T}dup"
+}
