@@ -6,6 +6,7 @@ CFLAGS ?= -O2
 CFLAGS += -std=c11 -Wall -Wextra -Werror -MMD -MP
 CPPFLAGS += -D_DEFAULT_SOURCE
 LDLIBS_SODIUM = -lsodium
+LDLIBS_NFT = -lnftables
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_CC = clang
@@ -13,17 +14,17 @@ FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined
 FUZZ_SECONDS ?= 60
 
 B = build
-HELPERS = alloc keys routemap
-UNITS = alloc keys routemap common
+HELPERS = alloc keys nsstate record routemap
+UNITS = alloc keys record routemap common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
-DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
+DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
-	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap \
+	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd \
 	logrotate
 
 all: $(HELPERS:%=$(B)/%)
@@ -36,30 +37,43 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc: $(B)/alloc.o $(B)/common.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+$(B)/record $(B)/routemap: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
-$(B)/asan/alloc $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
-		$(B)/asan/common.o
+$(B)/nsstate: $(B)/nsstate.o $(B)/common.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
+$(B)/asan/alloc: $(B)/asan/alloc.o $(B)/asan/common.o
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
+$(B)/asan/record $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
+		$(B)/asan/linkrec.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/keys: $(B)/asan/keys.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
+$(B)/asan/nsstate: $(B)/asan/nsstate.o $(B)/asan/common.o
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
 
 # Native tests include the helper's .c file to reach its static functions.
-$(B)/test_%: test/unit/test_%.c test/unit/check.h $(B)/common.o
+$(B)/test_%: test/unit/test_%.c test/unit/check.h $(B)/common.o \
+		$(B)/linkrec.o
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Ihelpers -o $@ $< $(B)/common.o \
-		$(LDLIBS_SODIUM)
-$(B)/asan/test_%: test/unit/test_%.c test/unit/check.h $(B)/asan/common.o
+		$(B)/linkrec.o $(LDLIBS_SODIUM)
+$(B)/asan/test_%: test/unit/test_%.c test/unit/check.h $(B)/asan/common.o \
+		$(B)/asan/linkrec.o
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -Ihelpers -o $@ $< \
-		$(B)/asan/common.o $(LDLIBS_SODIUM)
+		$(B)/asan/common.o $(B)/asan/linkrec.o $(LDLIBS_SODIUM)
 
-$(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c | $(B)/fuzz
+$(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
+		| $(B)/fuzz
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror $(FUZZ_FLAGS) \
-		-Ihelpers -o $@ $< helpers/common.c $(LDLIBS_SODIUM)
+		-Ihelpers -o $@ $< helpers/common.c helpers/linkrec.c \
+		$(LDLIBS_SODIUM)
 
 # The gateway (see README): as root on the public host.
-GATEWAY_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
+	libnginx-mod-stream \
 	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
@@ -96,7 +110,8 @@ links: all
 	bin/link --list -- "$$GATEWAY"
 
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
-DEMO_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+DEMO_DEPS = build-essential libsodium-dev libnftables-dev nginx \
+	libnginx-mod-stream \
 	wireguard-tools iproute2 nftables openssh-server openssh-client caddy \
 	pebble curl openssl iputils-ping procps util-linux
 demo:
@@ -109,12 +124,14 @@ demo-down:
 	@bash demo/run down
 
 # Benchmarks (see README): a markdown table to stdout and
-# bench/results/latest.md; QUICK=1 is a smoke run.
+# bench/results/latest.md; QUICK=1 is a smoke run, RESTORE_ONLY=1 only the
+# restore rows (RESTORE="10 100 1000", the link counts).
 bench:
 	@sh gateway/deps $(DEMO_DEPS) wrk iperf3 $$(ip link add lgprobe0 \
 		type wireguard 2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
 	@$(MAKE) -s all
-	@QUICK=$(QUICK) bash bench/run
+	@QUICK=$(QUICK) RESTORE_ONLY=$(RESTORE_ONLY) $(if $(RESTORE),RESTORE="$(RESTORE)") \
+		bash bench/run
 
 # The client image (needs a Docker engine; see client/Dockerfile).
 docker:
@@ -164,7 +181,10 @@ install: all
 
 uninstall:
 	-systemctl disable --now linkgate.service 2>/dev/null
+	-systemctl disable --now linkgate-check.timer 2>/dev/null
 	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service \
+		$(DESTDIR)/etc/systemd/system/linkgate-check.service \
+		$(DESTDIR)/etc/systemd/system/linkgate-check.timer \
 		$(DESTDIR)/etc/systemd/system/link-client@.service \
 		$(DESTDIR)$(PREFIX)/bin/linkgate-link $(DESTDIR)$(PREFIX)/bin/link-client
 	rm -rf $(DESTDIR)$(LIBEXEC)

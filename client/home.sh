@@ -27,22 +27,41 @@ ipv4_int() {
 	echo "$1" | awk -F. '{ printf "%.0f\n", (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
 }
 
+# private_check ADDRESS: whether ADDRESS is in a range no public host
+# uses, where a gateway's tunnel pool must be: 10.0.0.0/8, 172.16.0.0/12,
+# 192.168.0.0/16 (RFC 1918), 100.64.0.0/10 (RFC 6598) or 198.18.0.0/15
+# (RFC 2544, the default pool). A public address would shadow that host
+# for the home (a DNS resolver, say); loopback, link-local, multicast and
+# reserved ones would break the home's own networking.
+private_check() {
+	case $1 in
+	10.* | 192.168.* | 172.1[6-9].* | 172.2[0-9].* | 172.3[01].*) ;;
+	100.6[4-9].* | 100.[7-9][0-9].* | 100.1[01][0-9].* | 100.12[0-7].*) ;;
+	198.18.* | 198.19.*) ;;
+	*) return 1 ;;
+	esac
+}
+
 # tunnel_pair_check CLIENT GATEWAY: the two tunnel addresses of one link
 # as a gateway hands them out: one /30 of its tunnel pool per link, the
 # gateway's end at offset 1 and the home's at offset 2 (README, the link
-# record). Anything else did not come from a linkgate gateway.
+# record), in a private range. Anything else did not come from a linkgate
+# gateway.
 tunnel_pair_check() {
 	local c g
 	ipv4_check "$1" && ipv4_check "$2" || return 1
+	private_check "$1" || return 1
 	c=$(ipv4_int "$1")
 	g=$(ipv4_int "$2")
 	[ "$((c % 4))" -eq 2 ] && [ "$((c - 1))" -eq "$g" ]
 }
 
 # address_taken ADDRESS: whether the home already uses ADDRESS: an address
-# of one of its interfaces, or inside any route of any table (the default
-# route aside). A tunnel address there would pull the home's own traffic
-# into the tunnel.
+# of one of its interfaces, or inside any route of any table. Routes
+# shorter than /8 do not count: they stand for the internet at large, as
+# the default route does (a full-tunnel VPN's 0.0.0.0/1 and 128.0.0.0/1).
+# A tunnel address there would pull the home's own traffic into the
+# tunnel.
 address_taken() {
 	local a
 	a=$(ipv4_int "$1")
@@ -55,7 +74,7 @@ address_taken() {
 			if (dst == "default" || dst == "0.0.0.0/0") next
 			len = 32
 			if (index(dst, "/")) { len = substr(dst, index(dst, "/") + 1); dst = substr(dst, 1, index(dst, "/") - 1) }
-			if (dst !~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) next
+			if (dst !~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ || len + 0 < 8) next
 			size = 2 ^ (32 - len)
 			net = num(dst) - num(dst) % size
 			if (a >= net && a < net + size) { found = 1; exit }

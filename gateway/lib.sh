@@ -1,4 +1,5 @@
-# shellcheck shell=sh disable=SC2034 # sourced: the scripts use these
+# shellcheck shell=sh disable=SC2034,SC3043 # sourced: the scripts use these;
+# local is in dash, bash and busybox sh
 # Shared by the gateway scripts (sourced, POSIX sh): paths, configuration,
 # logging, addresses. Nothing here changes the system on its own.
 
@@ -16,10 +17,15 @@ RUN_DIR=$ROOT/run/linkgate
 LOG_DIR=$ROOT/var/log/linkgate
 LOCK=$STATE/gateway.lock
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-BUILD=${LINKGATE_HELPERS:-$HERE/../build}
+# The C helpers: HELPERS in gateway.conf (read by conf_load; the tests
+# point it at the AddressSanitizer build, which an environment variable
+# could not pass through sshd's forced command), else the build folder.
+BUILD=$HERE/../build
 TEMPLATES=$HERE/../templates
 PROG=${PROG:-$(basename "$0")}
 
+# die MESSAGE: "linkgate: MESSAGE" on stderr, exit 1. stderr, never only
+# the log: the log may be on the disk that just filled up.
 die() {
 	echo "$PROG: $*" >&2
 	exit 1
@@ -27,29 +33,63 @@ die() {
 
 # die_code CODE MESSAGE: exit with one of the documented codes.
 die_code() {
-	code=$1
+	local code="$1"
 	shift
 	echo "$PROG: $*" >&2
 	exit "$code"
 }
 
-# cmd: the one wrapper for every command that changes the system. It logs
-# "[#] command" to the gateway log (and to stderr with LINKGATE_VERBOSE=1).
+# log LINE: appends to the gateway log if it can; a log that cannot be
+# written (full or read-only disk) never stops or hides anything.
+log() {
+	if [ -d "$LOG_DIR" ]; then
+		{ echo "$*" >>"$LOG_DIR/gateway.log"; } 2>/dev/null || :
+	fi
+}
+
+# cmd COMMAND...: the one wrapper for every command that changes the
+# system. Logs "[#] command" (to stderr too with LINKGATE_VERBOSE=1); a
+# failure is reported on stderr with the command and, in a link's work,
+# the link's name (LINK).
 cmd() {
+	local rc=0
 	if [ "${LINKGATE_VERBOSE:-0}" = 1 ]; then echo "[#] $*" >&2; fi
-	if [ -d "$LOG_DIR" ]; then echo "[#] $*" >>"$LOG_DIR/gateway.log"; fi
-	"$@" || { rc=$?; step; return "$rc"; }
+	log "[#] $*"
+	"$@" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "$PROG: ${LINK:+$LINK: }'$*' failed (status $rc)" >&2
+	fi
 	step
+	return "$rc"
+}
+
+# try COMMAND...: cmd for a command whose failure is expected and handled
+# by the caller (cleanup of what may not exist): logged, never reported.
+try() {
+	local rc=0
+	if [ "${LINKGATE_VERBOSE:-0}" = 1 ]; then echo "[#] $*" >&2; fi
+	log "[#] $*"
+	"$@" || rc=$?
+	step
+	return "$rc"
 }
 
 # step: marks the end of one step of a change. For the crash tests only:
 # with LINKGATE_KILL_AFTER=N the command SIGKILLs itself right after its
-# Nth step (counted in $RUN_DIR/kill-steps), as a crash there would.
+# Nth step (counted in $RUN_DIR/kill-steps), as a crash there would. In a
+# worker of make gateway (LINKGATE_TOP: the pid of the command, workers
+# in a process group of their own) the command and every worker go.
 step() {
+	local steps
 	[ -n "${LINKGATE_KILL_AFTER:-}" ] || return 0
 	steps=$(($(cat "$RUN_DIR/kill-steps" 2>/dev/null || echo 0) + 1))
 	echo "$steps" >"$RUN_DIR/kill-steps"
-	[ "$steps" -lt "$LINKGATE_KILL_AFTER" ] || kill -9 "$$"
+	[ "$steps" -ge "$LINKGATE_KILL_AFTER" ] || return 0
+	if [ -n "${LINKGATE_TOP:-}" ]; then
+		kill -9 "$LINKGATE_TOP"
+		kill -9 0
+	fi
+	kill -9 "$$"
 }
 
 # Defaults, then gateway.conf (KEY=value lines, read, never sourced).
@@ -71,8 +111,10 @@ AUTHORIZED_KEYS=
 # GOMEMLIMIT=off and GOGC=100.
 WG_GOMEMLIMIT=128MiB
 WG_GOGC=100
+HELPERS=
 
 conf_load() {
+	local line key value
 	[ -f "$CONF_FILE" ] || return 0
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in '' | '#'*) continue ;; esac
@@ -91,6 +133,7 @@ conf_load() {
 		AUTHORIZED_KEYS) AUTHORIZED_KEYS=$value ;;
 		WG_GOMEMLIMIT) WG_GOMEMLIMIT=$value ;;
 		WG_GOGC) WG_GOGC=$value ;;
+		HELPERS) HELPERS=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -98,6 +141,15 @@ conf_load() {
 }
 
 conf_check() {
+	local n
+	case $HELPERS in
+	'') ;;
+	/*[!A-Za-z0-9/._-]* | [!/]*) die "bad HELPERS '$HELPERS': an absolute path" ;;
+	*)
+		[ -x "$HELPERS/record" ] || die "HELPERS '$HELPERS': no helpers there"
+		BUILD=$HELPERS
+		;;
+	esac
 	case $PREFIX in
 	'' | *[!a-z0-9]*) die "bad PREFIX '$PREFIX': 1-6 of a-z, 0-9" ;;
 	esac
@@ -140,6 +192,9 @@ conf_check() {
 	off | [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9]) ;;
 	*) die "bad WG_GOGC '$WG_GOGC': 1-9999, or off (collect only at WG_GOMEMLIMIT)" ;;
 	esac
+	if [ "$WG_GOGC" = off ] && [ "$WG_GOMEMLIMIT" = off ]; then
+		die "bad WG_GOGC 'off' with WG_GOMEMLIMIT 'off': wireguard-go would never free memory"
+	fi
 	if [ "$HTTP_PORT" -gt 65535 ] || [ "$HTTPS_PORT" -gt 65535 ]; then
 		die "bad port in settings"
 	fi
@@ -154,6 +209,7 @@ valid_endpoint_host() {
 }
 
 ip_valid() {
+	local old_ifs o
 	case $1 in '' | *[!0-9.]* | .* | *. | *..*) return 1 ;; esac
 	old_ifs=$IFS
 	IFS=.
@@ -168,7 +224,7 @@ ip_valid() {
 }
 
 ip2int() {
-	old_ifs=$IFS
+	local old_ifs="$IFS"
 	IFS=.
 	# shellcheck disable=SC2086
 	set -- $1
@@ -176,11 +232,8 @@ ip2int() {
 	echo $((($1 << 24) | ($2 << 16) | ($3 << 8) | $4))
 }
 
-int2ip() {
-	echo "$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
-}
-
 pool_check() {
+	local len
 	case $1 in */*) ;; *) die "bad $2 '$1': ADDRESS/LENGTH" ;; esac
 	ip_valid "${1%/*}" || die "bad $2 '$1': ADDRESS/LENGTH"
 	len=${1#*/}
@@ -195,15 +248,8 @@ pool_size() {
 	echo $(((1 << (32 - ${1#*/})) / 4 - 1))
 }
 
-# pool_addr POOL INDEX N: address N (1 or 2) of the link's /30 in POOL.
-pool_addr() {
-	base=$(ip2int "${1%/*}")
-	len=${1#*/}
-	base=$((base & ~((1 << (32 - len)) - 1) & 0xffffffff))
-	int2ip $((base + $2 * 4 + $3))
-}
-
 max_index() {
+	local a b
 	a=$(pool_size "$VETH_POOL")
 	b=$(pool_size "$TUNNEL_POOL")
 	[ "$a" -lt "$b" ] && b=$a
@@ -217,14 +263,6 @@ alloc() {
 	else
 		"$BUILD/alloc" -d "$STATE" -n "$(max_index)" "$@"
 	fi
-}
-
-# Names derived from a link index: namespace, veth ends, WireGuard.
-link_names() {
-	NS=${PREFIX}n$1
-	VETH_GW=${PREFIX}g$1
-	VETH_LINK=${PREFIX}l$1
-	WG=${PREFIX}w$1
 }
 
 # with_lock COMMAND...: runs a function under the gateway-wide lock, with a

@@ -32,6 +32,10 @@ int parse_ulong(const char *s, unsigned long min, unsigned long max,
 int write_atomic(const char *dir, const char *name, const void *buf,
 		 size_t len, mode_t mode);
 
+/* The same with the temporary file in tmpdir (on dir's file system). */
+int write_atomic_via(const char *tmpdir, const char *dir, const char *name,
+		     const void *buf, size_t len, mode_t mode);
+
 /* Copies s into out (size n) for an error message: bytes outside printable
  * ASCII become '?', and long values are cut with "...". */
 const char *printable(const char *s, char *out, size_t n);

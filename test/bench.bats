@@ -18,7 +18,8 @@ setup() {
 	done
 	assert_line --regexp '^\| through the project.s WireGuard link \| 0?\.?[0-9.]+ '
 	assert_line --regexp '^\| make link over ssh \(ms, 3 runs\) \| [1-9]'
-	assert_line --regexp '^\| make gateway restoring 10 links'
+	assert_line --regexp '^\| make gateway restoring 10 links from a cold start'
+	assert_line --regexp '^\| make gateway on a healthy gateway with 10 links'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
 	assert_output 5

@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # Crashes and restarts at the gateway: linkgate killed with SIGKILL after
-# every step of add and of remove (LINKGATE_KILL_AFTER=N, a test-only
-# setting: the command kills itself right after its Nth step), nginx,
-# wireguard-go and namespaces killed, a full and a read-only state folder.
-# After make gateway, each link is whole and serving, or entirely gone.
+# every step of add, of remove and of make gateway itself
+# (LINKGATE_KILL_AFTER=N, a test-only setting: the command kills itself
+# right after its Nth step), nginx, wireguard-go and namespaces killed, a
+# full and a read-only state folder. After make gateway, each link is
+# whole and serving, or entirely gone.
 
 setup_file() {
 	load common
@@ -17,6 +18,7 @@ setup_file() {
 teardown_file() {
 	load common
 	load lib/net
+	umount "$WORK/root/var/log/linkgate" 2>/dev/null || true
 	umount "$WORK/root/var/lib/linkgate" 2>/dev/null || true
 	net_down
 }
@@ -45,8 +47,8 @@ absent() {
 # entry, namespace with a healthy tunnel, and nginx routes to it.
 present() {
 	local d=$WORK/root/var/lib/linkgate index port
-	index=$("$HELPERS/routemap" get "$d/links/crash.example.test" INDEX)
-	port=$("$HELPERS/routemap" get "$d/links/crash.example.test" PORT)
+	index=$("$HELPERS/record" get "$d/links/crash.example.test" INDEX)
+	port=$("$HELPERS/record" get "$d/links/crash.example.test" PORT)
 	[ -s "$d/keys/crash.example.test" ]
 	grep -q "^crash.example.test	$port	$index" <("$HELPERS/alloc" -d "$d" list)
 	grep -q "crash.example.test" "$d/nginx/http-map.conf"
@@ -117,6 +119,27 @@ repaired() {
 	serves keep.example.test
 }
 
+@test "make gateway killed after any step while it restores links: the next one leaves every link whole" {
+	local n points=0 d=$WORK/root/var/lib/linkgate i
+	run -0 gw add crash.example.test "$KEY"
+	for n in $(seq 1 100); do
+		for i in keep crash; do
+			ip netns del "${GWPREFIX}n$("$HELPERS/record" get "$d/links/$i.example.test" INDEX)"
+		done
+		killed_at "$n" start
+		[ "$status" -ne 0 ] || break
+		[ "$status" -eq 137 ] || fail "step $n: status $status: $output"
+		points=$((points + 1))
+		run -0 gw start
+		present
+		serves keep.example.test
+	done
+	[ "$points" -gt 10 ]
+	echo "# make gateway: $points kill points, every link whole after each" >&3
+	run -0 gw remove crash.example.test
+	absent
+}
+
 @test "make gateway restarts a killed nginx and the visitor is served again" {
 	kill "$(cat "$WORK/root/run/linkgate/nginx.pid")"
 	wait_for 50 bash -c "! visit keep.example.test http >/dev/null 2>&1"
@@ -161,6 +184,28 @@ tiny_state() {
 	run -0 gw start
 	run -0 gw add full.example.test "$KEY"
 	run -0 gw remove full.example.test
+}
+
+@test "a full state folder: remove fails with a clear error even with the log read-only, and leaves the link whole" {
+	local d=$WORK/root/var/lib/linkgate log=$WORK/root/var/log/linkgate
+	mountpoint -q "$d" || tiny_state
+	run -0 gw add full.example.test "$KEY"
+	head -c 2M /dev/zero >"$d/filler" 2>/dev/null || true
+	mount --bind "$log" "$log"
+	mount -o remount,ro,bind "$log"
+	run gw remove full.example.test
+	umount "$log"
+	rm "$d/filler"
+	assert_equal "$status" 1
+	assert_output --partial "linkgate: removing full.example.test failed: nginx not reconfigured; the link is left whole"
+	[ -f "$d/links/full.example.test" ]
+	[ -f "$d/keys/full.example.test" ]
+	grep -q full.example.test "$d/nginx/http-map.conf"
+	run -0 gw status full.example.test
+	assert_output --regexp 'full.example.test +up'
+	run -0 gw remove full.example.test
+	run -1 grep full.example.test "$d/nginx/http-map.conf"
+	serves keep.example.test
 }
 
 @test "a read-only state folder: add fails with a clear error, nothing half-done, the other link serves" {

@@ -38,10 +38,39 @@ setup() {
 	cat >"$APT/sources.list" <<-EOF
 	# deb http://commented.example.net/debian bookworm main
 	deb http://security.example.net/debian-security bookworm-security main
-	deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example.net/debian bookworm main
+	deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example.net/debian bookworm main
 	EOF
 	run -0 env DEPS_APT_DIR="$APT" sh "$REPO/gateway/deps" --mirror
-	assert_output "$(printf 'http://mirror.example.net/debian\t/usr/share/keyrings/k.gpg')"
+	assert_output "$(printf 'http://mirror.example.net/debian\t/usr/share/keyrings/debian-archive-keyring.gpg')"
+}
+
+@test "a third party's bookworm repository listed first is not taken for Debian's mirror" {
+	cat >"$APT/sources.list.d/cloudflare.sources" <<-EOF
+	Types: deb
+	URIs: https://pkg.cloudflare.example/cloudflared
+	Suites: bookworm
+	Components: main
+	Signed-By: /usr/share/keyrings/cloudflare-main.gpg
+	EOF
+	cat >"$APT/sources.list" <<-EOF
+	deb https://pkgs.tailscale.example/stable/debian/x bookworm main
+	deb mirror+file:/etc/apt/mirrors/debian.list bookworm main
+	deb http://mirror.example.net/debian bookworm main
+	EOF
+	run -0 env DEPS_APT_DIR="$APT" sh "$REPO/gateway/deps" --mirror
+	assert_output "$(printf 'http://mirror.example.net/debian\t')"
+}
+
+@test "a cloud image's mirror+file source with Debian's key is taken" {
+	cat >"$APT/sources.list.d/debian.sources" <<-EOF
+	Types: deb
+	URIs: mirror+file:///etc/apt/mirrors/debian.list
+	Suites: bookworm bookworm-updates
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	run -0 env DEPS_APT_DIR="$APT" sh "$REPO/gateway/deps" --mirror
+	assert_output --partial 'mirror+file:///etc/apt/mirrors/debian.list'
 }
 
 @test "no bookworm mirror in the apt sources is a clear refusal" {

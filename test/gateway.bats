@@ -142,6 +142,27 @@ setup() {
 		"$GATEWAY:$(ip netns exec "${GWPREFIX}n1" wg show "${GWPREFIX}w1" listen-port)"
 }
 
+# reserved PORT: the gateway's ip_local_reserved_ports holds PORT.
+reserved() {
+	nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports |
+		tr ',' '\n' | awk -F- -v p="$1" '$1 <= p && p <= ($2 ? $2 : $1) { f = 1 }
+			END { exit !f }'
+}
+
+@test "make gateway with parallel workers reserves every link's port" {
+	local n port
+	nsenter --net="/run/netns/${T}g" sysctl -qw net.ipv4.ip_local_reserved_ports=
+	for n in 1 2 3; do ip netns del "${GWPREFIX}n$n"; done
+	LINKGATE_JOBS=3 run -0 gw start
+	for n in 1 2 3; do
+		port=$(cut -f3 "$WORK/add$n.out")
+		reserved "${port##*:}" || fail "port ${port##*:} not reserved"
+	done
+	for n in 1 2 3; do
+		run -0 wait_for 100 visit "app$n.example.test" https
+	done
+}
+
 @test "make gateway raises the inotify limit that would stop wireguard-go at 128 links" {
 	old=$(cat /proc/sys/fs/inotify/max_user_instances)
 	sysctl -qw fs.inotify.max_user_instances=128
@@ -151,11 +172,125 @@ setup() {
 	[ "$now" -ge 1024 ]
 }
 
-@test "make gateway on a healthy gateway changes nothing" {
-	pid=$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")
+# gw_facts: what a make gateway on a healthy gateway must leave exactly
+# as it was: nginx's master and workers (a reload replaces the workers),
+# its configuration files, the wireguard-go processes, the namespaces,
+# the reserved ports.
+gw_facts() {
+	local d=$WORK/root/var/lib/linkgate/nginx pid
+	pid=$(cat "$WORK/root/run/linkgate/nginx.pid")
+	echo "nginx $pid workers $(pgrep -P "$pid" | sort | tr '\n' ' ')"
+	stat -c '%n %Y %i' "$d"/*.conf
+	link_wg_pids | sort
+	ip netns list | grep "^${GWPREFIX}n" | sort
+	nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports
+}
+
+@test "make gateway on a healthy gateway changes nothing, nginx not even reloaded" {
+	local before
+	before=$(gw_facts)
 	run -0 gw start
 	refute_output --partial restoring
+	refute_output --partial repairing
+	assert_equal "$(gw_facts)" "$before"
+}
+
+# damaged WHAT COMMAND...: damages link 1 with COMMAND; make gateway must
+# name WHAT, repair it without rebuilding the link (same wireguard-go),
+# and the link serves again.
+damaged() {
+	local what=$1 pid
+	shift
+	pid=$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")
+	"$@"
+	run -0 gw start
+	assert_output --partial "linkgate: repairing app1.example.test: $what"
+	refute_output --partial restoring
 	assert_equal "$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")" "$pid"
+	run -0 gw start
+	refute_output --partial repairing
+	run -0 wait_for 150 visit app1.example.test https
+	assert_output --partial "home=app1.example.test peer=$VISITOR "
+}
+
+@test "make gateway repairs a half-built link: tunnel address gone, interface down" {
+	damaged "wireguard down, tunnel address" eval \
+		"ip -n ${GWPREFIX}n1 addr flush dev ${GWPREFIX}w1 &&
+		ip -n ${GWPREFIX}n1 link set ${GWPREFIX}w1 down"
+}
+
+@test "make gateway repairs a link's MTU, forwarding, firewall table and default route" {
+	local ns=${GWPREFIX}n1
+	damaged MTU ip -n "$ns" link set "${GWPREFIX}w1" mtu 1300
+	damaged forwarding ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0
+	damaged firewall ip netns exec "$ns" nft delete table ip "${GWPREFIX}link"
+	damaged firewall ip netns exec "$ns" nft insert rule ip "${GWPREFIX}link" input accept
+	damaged "default route" ip -n "$ns" route del default
+}
+
+@test "make gateway repairs a link's peer, listen port and host-side veth" {
+	local key
+	key=$(wg pubkey <"$WORK/c1.key")
+	damaged peer wg set "${GWPREFIX}w1" peer "$key" remove
+	damaged "listen port" wg set "${GWPREFIX}w1" listen-port 47098
+	damaged peer wg set "${GWPREFIX}w1" peer "$(wg genkey | wg pubkey)" allowed-ips 198.19.0.99/32
+	damaged "host veth address" nsenter --net="/run/netns/${T}g" \
+		ip addr flush dev "${GWPREFIX}g1"
+	damaged "host veth down" nsenter --net="/run/netns/${T}g" \
+		ip link set "${GWPREFIX}g1" down
+}
+
+@test "a link that cannot be rebuilt is named with its command; the others are restored, nginx applied, exit 1" {
+	local d=$WORK/root/var/lib/linkgate n
+	mv "$d/keys/app2.example.test" "$WORK/app2.gwkey"
+	kill "$(cat "$WORK/root/run/linkgate/nginx.pid")"
+	for n in 1 2 3; do ip netns del "${GWPREFIX}n$n"; done
+	run -1 gw start
+	mv "$WORK/app2.gwkey" "$d/keys/app2.example.test"
+	assert_output --partial "linkgate: app2.example.test: 'wg set ${GWPREFIX}w2 private-key $d/keys/app2.example.test"
+	assert_line "linkgate: failed: links not reconciled: app2.example.test"
+	for n in 1 3; do
+		run -0 wait_for 100 visit "app$n.example.test" https
+		assert_output --partial "home=app$n.example.test "
+	done
+	run -0 gw start
+	assert_output --partial "restoring app2.example.test"
+	run -0 wait_for 150 visit app2.example.test https
+	assert_output --partial "home=app2.example.test "
+}
+
+@test "an unreadable record leaves its running link as it is, its port and index reserved; exit 1" {
+	local d=$WORK/root/var/lib/linkgate pid port
+	pid=$(pgrep -f "wireguard-go ${GWPREFIX}w3\$")
+	port=$("$HELPERS/record" get "$d/links/app3.example.test" PORT)
+	cp "$d/links/app3.example.test" "$WORK/app3.record"
+	echo INDEX=x >>"$d/links/app3.example.test"
+	run -1 gw start
+	cp "$WORK/app3.record" "$d/links/app3.example.test"
+	assert_output --partial "record app3.example.test is corrupt (INDEX appears twice)"
+	assert_line "linkgate: failed: records unreadable, links left as they are: app3.example.test"
+	[ -e "/run/netns/${GWPREFIX}n3" ]
+	assert_equal "$(pgrep -f "wireguard-go ${GWPREFIX}w3\$")" "$pid"
+	[ -f "$d/keys/app3.example.test" ]
+	run -0 "$HELPERS/alloc" -d "$d" list
+	assert_line --regexp "^app3\.example\.test	$port	3$"
+	run -0 nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports
+	assert_output --regexp "(^|,|-)$port(,|-|$)"
+	run -0 gw start
+	refute_output --partial restoring
+	run -0 wait_for 100 visit app3.example.test https
+	assert_output --partial "home=app3.example.test "
+}
+
+@test "the helpers named in gateway.conf are the ones the gateway runs, over ssh too" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/conf.saved"
+	sed -i '/^HELPERS=/d' "$conf"
+	echo "HELPERS=$WORK/nohelpers" >>"$conf"
+	run -1 ssh_as alice list
+	cp "$WORK/conf.saved" "$conf"
+	assert_output "linkgate: HELPERS '$WORK/nohelpers': no helpers there"
+	run -0 ssh_as alice list
 }
 
 @test "over ssh, a key adds, lists and removes its own links" {

@@ -43,13 +43,13 @@ setup() {
 	: >"$WORK/evil-requests"
 }
 
-# evil_link CLIENT GATEWAY: make link against the lying gateway, which
-# answers with these tunnel addresses.
+# evil_link CLIENT GATEWAY [VAR=value...]: make link against the lying
+# gateway, which answers with these tunnel addresses.
 evil_link() {
 	printf 'ok\t%s\t%s\t%s\t%s\t1380\n' "$(wg genkey | wg pubkey)" \
 		"$GATEWAY:47050" "$1" "$2" >"$WORK/evil-answer"
 	ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
-		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "$REPO/bin/link" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "${@:3}" "$REPO/bin/link" \
 		"root@$GATEWAY" evil.example.test 127.0.0.1:9080
 }
 
@@ -170,25 +170,144 @@ client_start() {
 	assert_output --partial 10.77.0.3/24
 }
 
-@test "after kill -9 the client starts again, removing only the interface it left" {
+# client_bg LOG [VAR=value...]: link-client at home1 from $OUT/test.env in
+# the background; CLIENT is its PID. Waits until Caddy was started.
+client_bg() {
+	local log=$1
+	shift
+	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 "$@" \
+		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$log" 2>&1 &
+	CLIENT=$!
+	wait_for 300 grep -q "caddy serving" "$log" || { cat "$log" >&2; false; }
+	IFNAME=$(sed -n 's/.*wireguard \([a-z0-9x]*\) up.*/\1/p' "$log")
+	[ -n "$IFNAME" ]
+}
+
+# client_stop: SIGTERM to the background client, and its exit status.
+client_stop() {
+	kill -TERM "$CLIENT" 2>/dev/null || true
+	wait "$CLIENT"
+}
+
+# caddys_of: the Caddy processes serving the test's data folder.
+caddys_of() {
+	local pid
+	for pid in $(pgrep -x caddy); do
+		grep -qF "$OUT/data" "/proc/$pid/environ" 2>/dev/null && echo "$pid"
+	done
+	return 0
+}
+
+@test "after kill -9 no server of the client is left, and it starts again removing only its own interface" {
 	env_with
-	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 \
-		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$OUT/client.log" 2>&1 &
-	pid=$!
-	wait_for 300 grep -q "caddy serving" "$OUT/client.log" || { cat "$OUT/client.log" >&2; false; }
-	ifname=$(sed -n 's/.*wireguard \([a-z0-9x]*\) up.*/\1/p' "$OUT/client.log")
-	[ -n "$ifname" ]
-	pkill -9 -P "$pid" || true
+	client_bg "$OUT/client.log"
+	[ -n "$(caddys_of)" ]
+	kill -9 "$CLIENT"
+	wait_for 50 test -z "$(caddys_of)"
+	run -0 ip -n "${T}h1" link show "$IFNAME"
+	client_bg "$OUT/client2.log"
+	run -0 grep -F "removing $IFNAME, left by an earlier run" "$OUT/client2.log"
+	assert_equal "$(caddys_of | wc -l)" 1
+	run -0 client_stop
+	run -1 ip -n "${T}h1" link show "$IFNAME"
+}
+
+@test "a second client for the same link refuses and the first keeps its interface" {
+	env_with
+	client_bg "$OUT/client.log"
+	run -1 client_start
+	assert_output --partial "another link-client runs this link ($IFNAME)"
+	run -0 ip -n "${T}h1" link show "$IFNAME"
+	run -0 client_stop
+}
+
+@test "when its wireguard-go dies the client exits 1, for its supervisor to restart it" {
+	env_with
+	client_bg "$OUT/client.log" KEEPALIVE=1
+	pid=$(pgrep -xf "wireguard-go $IFNAME")
 	kill -9 "$pid"
-	run -0 ip -n "${T}h1" link show "$ifname"
-	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" TLS_INTERNAL=1 \
-		"$REPO/client/link-client" --env-file "$OUT/test.env" >"$OUT/client2.log" 2>&1 &
-	pid=$!
-	wait_for 300 grep -q 'caddy serving' "$OUT/client2.log"
-	run -0 grep -F "removing $ifname, left by an earlier run" "$OUT/client2.log"
-	kill -TERM "$pid"
-	wait "$pid" || true
-	run -1 ip -n "${T}h1" link show "$ifname"
+	run -1 wait "$CLIENT"
+	run -0 grep -F "the tunnel interface $IFNAME is gone" "$OUT/client.log"
+}
+
+@test "a second SIGTERM while the client stops does not cut its cleanup short" {
+	env_with
+	client_bg "$OUT/client.log"
+	addr=$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$OUT/test.env")
+	kill -TERM "$CLIENT"
+	kill -TERM "$CLIENT" 2>/dev/null || true
+	run -0 wait "$CLIENT"
+	run -0 grep -F "link-client: stopped" "$OUT/client.log"
+	run -0 ip -n "${T}h1" rule show
+	refute_output --partial "from $addr "
+}
+
+@test "a .env with carriage returns or a key set twice is refused" {
+	env_with
+	sed 's/$/\r/' "$OUT/test.env" >"$OUT/crlf.env"
+	mv "$OUT/crlf.env" "$OUT/test.env"
+	run -1 client_start
+	assert_output --partial "ends in a carriage return"
+	env_with LINK_MTU=1380 LINK_MTU=1300
+	run -1 client_start
+	assert_output --partial "LINK_MTU is set twice"
+}
+
+@test "make link refuses public, multicast and reserved tunnel addresses" {
+	for pair in 1.1.1.2/1.1.1.1 208.67.222.222/208.67.222.221 224.0.0.2/224.0.0.1 \
+		0.0.0.2/0.0.0.1 255.255.255.254/255.255.255.253 127.0.0.6/127.0.0.5; do
+		run -1 evil_link "${pair%/*}" "${pair#*/}"
+		assert_output --partial "bad tunnel addresses"
+	done
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
+@test "a full-tunnel VPN's routes at home do not block a link" {
+	ip -n "${T}h1" route add 0.0.0.0/1 dev lo table 3001
+	ip -n "${T}h1" route add 128.0.0.0/1 dev lo table 3001
+	run -0 evil_link 198.19.7.2 198.19.7.1
+	ip -n "${T}h1" route flush table 3001
+}
+
+@test "make link refuses an .env path that is a folder (docker-compose made it) and writes nothing into it" {
+	mkdir "$OUT/evil.example.test.env"
+	run -1 evil_link 198.19.7.2 198.19.7.1
+	assert_output --partial "is not a file"
+	run -0 find "$OUT/evil.example.test.env" -mindepth 1
+	assert_output ""
+}
+
+@test "make link REPLACE=1 on the machine whose running client holds the link's address" {
+	env_with
+	cp "$OUT/test.env" "$OUT/evil.example.test.env"
+	client_bg "$OUT/client.log"
+	client=$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$OUT/test.env")
+	gw_addr=$(sed -n 's/^LINK_GATEWAY_ADDRESS=//p' "$OUT/test.env")
+	run -0 evil_link "$client" "$gw_addr" REPLACE=1 FORCE=1
+	run -0 client_stop
+}
+
+# link_in_out: make link against the lying gateway from within $OUT, where
+# a pattern in its answer could match a file.
+link_in_out() {
+	cd "$OUT" && ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" \
+		"$REPO/bin/link" "root@$GATEWAY" evil.example.test 127.0.0.1:9080
+}
+
+@test "the gateway's answer with an empty field or a file pattern is refused" {
+	printf 'ok\t%s\t%s\t\t198.19.7.2\t198.19.7.1\t1380\n' "$(wg genkey | wg pubkey)" \
+		"$GATEWAY:47050" >"$WORK/evil-answer"
+	run -1 ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "$REPO/bin/link" \
+		"root@$GATEWAY" evil.example.test 127.0.0.1:9080
+	assert_output --partial "the gateway's answer is not understood"
+	touch "$OUT/okx"
+	printf 'ok*\t%s\t%s\t198.19.7.2\t198.19.7.1\t1380\n' "$(wg genkey | wg pubkey)" \
+		"$GATEWAY:47050" >"$WORK/evil-answer"
+	run -1 link_in_out
+	assert_output --partial "the gateway's answer is not understood"
 }
 
 @test "an interface name that wireguard-go holds in another namespace stops the client with a message" {

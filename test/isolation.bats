@@ -37,10 +37,10 @@ setup() {
 	load lib/net
 	local r=$WORK/root/var/lib/linkgate/links
 	for n in 1 2; do
-		eval "VG$n=\$($HELPERS/routemap get $r/app$n.example.test VETH_GATEWAY)"
-		eval "VL$n=\$($HELPERS/routemap get $r/app$n.example.test VETH_LINK)"
-		eval "TG$n=\$($HELPERS/routemap get $r/app$n.example.test TUNNEL_GATEWAY)"
-		eval "C$n=\$($HELPERS/routemap get $r/app$n.example.test TUNNEL_CLIENT)"
+		eval "VG$n=\$($HELPERS/record get $r/app$n.example.test VETH_GATEWAY_ADDR)"
+		eval "VL$n=\$($HELPERS/record get $r/app$n.example.test VETH_LINK_ADDR)"
+		eval "TG$n=\$($HELPERS/record get $r/app$n.example.test TUNNEL_GATEWAY)"
+		eval "C$n=\$($HELPERS/record get $r/app$n.example.test TUNNEL_CLIENT)"
 	done
 }
 

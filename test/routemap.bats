@@ -11,7 +11,8 @@ setup() {
 
 routemap() { "$HELPERS/routemap" "$@"; }
 
-# record NAME INDEX [WILDCARD]: writes a valid link record for NAME.
+# record NAME INDEX [WILDCARD]: writes a valid link record for NAME (in
+# version 1, as main's linkgate wrote them).
 record() {
 	local i=$2
 	printf '%s\n' "NAME=$1" "INDEX=$i" "PORT=$((40000 + i))" \
@@ -69,6 +70,27 @@ nginx_check() {
 	assert_line "$(printf '\tc.example.com 198.18.0.14:443;')"
 	run -0 grep -c '^upstream link_' "$OUT/http-upstreams.conf"
 	assert_output 3
+}
+
+@test "a version 1 record and its version 2 form render the same lines" {
+	record a.example.com 1
+	run -0 routemap render "$RECORDS" "$OUT"
+	cat "$OUT"/*.conf >"$BATS_TEST_TMPDIR/v1"
+	"$HELPERS/record" set "$RECORDS/a.example.com" MTU=1380
+	run -0 grep -c -e '^VERSION=2$' -e '^VETH_LINK_ADDR=' "$RECORDS/a.example.com"
+	assert_output 2
+	run -0 routemap render "$RECORDS" "$OUT"
+	cat "$OUT"/*.conf | cmp - "$BATS_TEST_TMPDIR/v1"
+}
+
+@test "a record without its optional fields renders (they have defaults)" {
+	record a.example.com 1 1
+	sed -i -e '/^MTU=/d' -e '/^OWNER=/d' -e '/^CREATED=/d' "$RECORDS/a.example.com"
+	echo 'NEW_FIELD=from a newer linkgate' >>"$RECORDS/a.example.com"
+	run -0 routemap render "$RECORDS" "$OUT"
+	assert_output ""
+	run -0 grep -c '\.a\.example\.com link_1;' "$OUT/http-map.conf"
+	run -0 nginx_check
 }
 
 @test "no links render to maps that nginx -t accepts" {
@@ -165,16 +187,6 @@ nginx_check() {
 	assert_output app.example.com
 	run -0 routemap host xn--bcher-kva.example
 	run -0 routemap host 123.example.com
-}
-
-@test "get prints the asked fields of a valid record" {
-	record a.example.com 7 1
-	run -0 routemap get "$RECORDS/a.example.com" PORT INDEX WILDCARD
-	assert_output "$(printf '40007\t7\t1')"
-	run -2 routemap get "$RECORDS/a.example.com" NOPE
-	echo 'INDEX=8' >>"$RECORDS/a.example.com"
-	run -1 routemap get "$RECORDS/a.example.com" PORT
-	assert_output --partial "INDEX appears twice"
 }
 
 @test "bad arguments are usage errors" {

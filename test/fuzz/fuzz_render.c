@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (ff)
 			*ff = '\0';
-		if (record_parse(p, len, &rs[n], why, sizeof(why)) == 0)
+		if (record_parse(p, len, &rs[n], NULL, why, sizeof(why)) == 0)
 			n++;
 		p = ff ? ff + 1 : NULL;
 	}

@@ -88,10 +88,14 @@ link_wg_pids() {
 	done
 }
 
+# gw_conf: the test gateway's settings. HELPERS (test/run sets it to the
+# AddressSanitizer build) goes into gateway.conf: an environment variable
+# would not pass sshd's forced command.
 gw_conf() {
 	mkdir -p "$WORK/root/etc/linkgate"
 	printf '%s\n' "PREFIX=$GWPREFIX" "PORTS=${GWPORTS:-47000-47099}" \
-		"PUBLIC_HOST=$GATEWAY" >"$WORK/root/etc/linkgate/gateway.conf"
+		"PUBLIC_HOST=$GATEWAY" ${HELPERS:+"HELPERS=$HELPERS"} \
+		>"$WORK/root/etc/linkgate/gateway.conf"
 }
 
 # inns NS COMMAND...: runs a command in one of the test namespaces.

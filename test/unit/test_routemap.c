@@ -25,7 +25,7 @@ static const char *parse_text(char *text)
 	static char why[160];
 	struct record r;
 
-	return record_parse(text, strlen(text), &r, why, sizeof(why)) ? why
+	return record_parse(text, strlen(text), &r, NULL, why, sizeof(why)) ? why
 								       : NULL;
 }
 
@@ -36,7 +36,7 @@ TEST(a_complete_record_parses_and_unknown_keys_are_ignored)
 
 	record_text(text, sizeof(text), "app.example.com", 3, 1);
 	strcat(text, "# a comment\nFUTURE_KEY=anything at all\n");
-	check(!record_parse(text, strlen(text), &r, why, sizeof(why)));
+	check(!record_parse(text, strlen(text), &r, NULL, why, sizeof(why)));
 	check(!strcmp(r.name, "app.example.com") && r.index == 3 &&
 	      r.wildcard == 1 && !strcmp(r.veth_link, "198.18.0.14"));
 }
@@ -60,6 +60,7 @@ TEST(corrupt_records_are_refused)
 		{ "OWNER=alice", "OWNER=al ice" },
 		{ "CLIENT_KEY=Y", "CLIENT_KEY=;" },
 		{ "INDEX=3\n", "INDEX=3\nINDEX=4\n" },
+		{ "NAME=", "VERSION=9\nNAME=" },
 		{ "INDEX=3\n", "" },
 		{ "INDEX=3\n", "index=3\n" },
 		{ "INDEX=3\n", "INDEX 3\n" },
@@ -91,11 +92,11 @@ TEST(duplicate_names_keep_the_lower_index)
 	char text[1024], why[160];
 
 	record_text(text, sizeof(text), "b.example.com", 7, 0);
-	check(!record_parse(text, strlen(text), &rs[0], why, sizeof(why)));
+	check(!record_parse(text, strlen(text), &rs[0], NULL, why, sizeof(why)));
 	record_text(text, sizeof(text), "b.example.com", 2, 0);
-	check(!record_parse(text, strlen(text), &rs[1], why, sizeof(why)));
+	check(!record_parse(text, strlen(text), &rs[1], NULL, why, sizeof(why)));
 	record_text(text, sizeof(text), "a.example.com", 2, 0);
-	check(!record_parse(text, strlen(text), &rs[2], why, sizeof(why)));
+	check(!record_parse(text, strlen(text), &rs[2], NULL, why, sizeof(why)));
 	/* a.example.com sorts first and holds index 2, so b.example.com's
 	 * index-2 record is left out and its index-7 record stays. */
 	check(records_dedupe(rs, 3) == 2);
@@ -110,9 +111,9 @@ TEST(rendering_is_sorted_and_marks_wildcards)
 	char text[1024], why[160];
 
 	record_text(text, sizeof(text), "b.example.com", 1, 1);
-	check(!record_parse(text, strlen(text), &rs[0], why, sizeof(why)));
+	check(!record_parse(text, strlen(text), &rs[0], NULL, why, sizeof(why)));
 	record_text(text, sizeof(text), "a.example.com", 2, 0);
-	check(!record_parse(text, strlen(text), &rs[1], why, sizeof(why)));
+	check(!record_parse(text, strlen(text), &rs[1], NULL, why, sizeof(why)));
 	check(records_dedupe(rs, 2) == 2);
 	check(!render(rs, 2, &ups, &hmap, &smap));
 	check(strstr(hmap.data, "\ta.example.com link_2;\n"

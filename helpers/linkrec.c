@@ -1,0 +1,416 @@
+/* The link record: parsing, validation, formatting and the values derived
+ * from it. See linkrec.h; the format is described in README.md. */
+#include "linkrec.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum field_kind { F_HOST, F_NUM, F_KEY, F_ADDR, F_OWNER };
+
+struct field {
+	const char *key;
+	const char *v1_key;	/* its name in a version 1 record */
+	enum field_kind kind;
+	size_t off, size;
+	unsigned long min, max;
+	int required;
+	const char *dflt;	/* the value an optional field defaults to */
+};
+
+#define STR(k, v1, kind, m, req, d) { k, v1, kind, \
+	offsetof(struct record, m), sizeof(((struct record *)0)->m), 0, 0, \
+	req, d }
+#define NUM(k, m, lo, hi, req, d) { k, NULL, F_NUM, \
+	offsetof(struct record, m), sizeof(unsigned long), lo, hi, req, d }
+
+/* The order is the order of a written record. */
+static const struct field fields[] = {
+	STR("NAME", NULL, F_HOST, name, 1, NULL),
+	NUM("INDEX", index, 1, 65535, 1, NULL),
+	NUM("PORT", port, 1, 65535, 1, NULL),
+	STR("CLIENT_KEY", NULL, F_KEY, client_key, 1, NULL),
+	STR("GATEWAY_KEY", NULL, F_KEY, gateway_key, 1, NULL),
+	STR("VETH_GATEWAY_ADDR", "VETH_GATEWAY", F_ADDR, veth_gateway, 1, NULL),
+	STR("VETH_LINK_ADDR", "VETH_LINK", F_ADDR, veth_link, 1, NULL),
+	STR("TUNNEL_GATEWAY", NULL, F_ADDR, tunnel_gateway, 1, NULL),
+	STR("TUNNEL_CLIENT", NULL, F_ADDR, tunnel_client, 1, NULL),
+	NUM("WILDCARD", wildcard, 0, 1, 0, "0"),
+	NUM("MTU", mtu, 1280, 9000, 0, "1380"),
+	STR("OWNER", NULL, F_OWNER, owner, 0, "root"),
+	NUM("CREATED", created, 0, 1UL << 40, 0, "0"),
+};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+static int valid_wg_key(const char *v)
+{
+	size_t i;
+
+	if (strlen(v) != WG_KEY_LEN || v[43] != '=')
+		return 0;
+	for (i = 0; i < 43; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') ||
+		      (v[i] >= 'a' && v[i] <= 'z') ||
+		      (v[i] >= '0' && v[i] <= '9') || v[i] == '+' ||
+		      v[i] == '/'))
+			return 0;
+	return 1;
+}
+
+static int valid_addr(const char *v)
+{
+	struct in_addr a;
+	char again[INET_ADDRSTRLEN];
+
+	return inet_pton(AF_INET, v, &a) == 1 &&
+	       inet_ntop(AF_INET, &a, again, sizeof(again)) &&
+	       !strcmp(again, v);
+}
+
+static int valid_owner(const char *v)
+{
+	size_t i, n = strlen(v);
+
+	if (n == 0 || n > OWNER_MAX || v[0] == '-' || v[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') ||
+		      (v[i] >= 'A' && v[i] <= 'Z') ||
+		      (v[i] >= '0' && v[i] <= '9') || v[i] == '-' ||
+		      v[i] == '_' || v[i] == '.'))
+			return 0;
+	return 1;
+}
+
+int prefix_valid(const char *prefix)
+{
+	size_t i, n = strlen(prefix);
+
+	if (n == 0 || n > 6)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((prefix[i] >= 'a' && prefix[i] <= 'z') ||
+		      (prefix[i] >= '0' && prefix[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+static const char *field_value_set(struct record *r, size_t i, const char *v)
+{
+	const struct field *f = &fields[i];
+	char *dst = (char *)r + f->off;
+	char norm[HOST_MAX + 1];
+	size_t len = strlen(v);
+	int ok = 0;
+
+	switch (f->kind) {
+	case F_NUM:
+		if (parse_ulong(v, f->min, f->max, (unsigned long *)dst))
+			return "bad number";
+		r->set |= 1UL << i;
+		return NULL;
+	case F_HOST:
+		ok = !host_check(v, len, norm) && !strcmp(norm, v);
+		break;
+	case F_KEY:
+		ok = valid_wg_key(v);
+		break;
+	case F_ADDR:
+		ok = valid_addr(v);
+		break;
+	case F_OWNER:
+		ok = valid_owner(v);
+		break;
+	}
+	if (!ok || len >= f->size)
+		return "bad value";
+	memcpy(dst, v, len + 1);
+	r->set |= 1UL << i;
+	return NULL;
+}
+
+void record_init(struct record *r)
+{
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->version = RECORD_VERSION;
+	for (i = 0; i < NFIELDS; i++)
+		if (fields[i].dflt)
+			field_value_set(r, i, fields[i].dflt);
+	r->set = 0;
+}
+
+const char *record_set(struct record *r, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (!strcmp(fields[i].key, key))
+			return field_value_set(r, i, value);
+	return "unknown key";
+}
+
+int record_complete(const struct record *r, const char **missing)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (fields[i].required && !(r->set & (1UL << i))) {
+			*missing = fields[i].key;
+			return 0;
+		}
+	return 1;
+}
+
+static int key_chars_ok(const char *k)
+{
+	for (; *k; k++)
+		if (!((*k >= 'A' && *k <= 'Z') || *k == '_' ||
+		      (*k >= '0' && *k <= '9')))
+			return 0;
+	return 1;
+}
+
+/* The version a record declares: 1 without a VERSION line. */
+static int version_scan(const char *data, size_t len, unsigned long *v,
+			char *why, size_t whylen)
+{
+	const char *p = data, *end = data + len;
+	char num[12];
+
+	*v = 1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		if (n > 8 && !memcmp(p, "VERSION=", 8)) {
+			if (n - 8 >= sizeof(num)) {
+				snprintf(why, whylen, "VERSION: bad number");
+				return -1;
+			}
+			memcpy(num, p + 8, n - 8);
+			num[n - 8] = '\0';
+			if (parse_ulong(num, 1, 1000, v)) {
+				snprintf(why, whylen, "VERSION: bad number");
+				return -1;
+			}
+			if (*v > RECORD_VERSION) {
+				snprintf(why, whylen,
+					 "VERSION %lu is newer than this "
+					 "linkgate (%d)", *v, RECORD_VERSION);
+				return -1;
+			}
+			return 0;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+int record_parse(char *data, size_t len, struct record *r, struct buf *extra,
+		 char *why, size_t whylen)
+{
+	char *p = data, *end = data + len;
+	size_t line = 0, i;
+	int version_seen = 0;
+	const char *missing;
+
+	record_init(r);
+	if (memchr(data, '\0', len)) {
+		snprintf(why, whylen, "contains a NUL byte");
+		return -1;
+	}
+	if (version_scan(data, len, &r->version, why, whylen) < 0)
+		return -1;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *eq;
+		const char *bad;
+
+		line++;
+		if (!nl) {
+			snprintf(why, whylen, "line %zu is truncated", line);
+			return -1;
+		}
+		*nl = '\0';
+		if ((size_t)(nl - p) > RECORD_LINE_MAX) {
+			snprintf(why, whylen, "line %zu is too long", line);
+			return -1;
+		}
+		if (*p == '#')
+			goto next;
+		eq = strchr(p, '=');
+		if (!eq || eq == p) {
+			snprintf(why, whylen, "line %zu is not KEY=value", line);
+			return -1;
+		}
+		*eq = '\0';
+		if (!key_chars_ok(p)) {
+			snprintf(why, whylen, "line %zu has a bad key", line);
+			return -1;
+		}
+		if (!strcmp(p, "VERSION")) {
+			if (version_seen++) {
+				snprintf(why, whylen, "VERSION appears twice");
+				return -1;
+			}
+			goto next;
+		}
+		for (i = 0; i < NFIELDS; i++)
+			if (!strcmp(fields[i].key, p) ||
+			    (r->version == 1 && fields[i].v1_key &&
+			     !strcmp(fields[i].v1_key, p)))
+				break;
+		if (i == NFIELDS) {
+			/* Unknown keys are kept: a newer linkgate's fields. */
+			if (extra && (buf_add(extra, p, strlen(p)) < 0 ||
+				      buf_add(extra, "=", 1) < 0 ||
+				      buf_add(extra, eq + 1, strlen(eq + 1)) < 0 ||
+				      buf_add(extra, "\n", 1) < 0)) {
+				snprintf(why, whylen, "out of memory");
+				return -1;
+			}
+			goto next;
+		}
+		if (r->set & (1UL << i)) {
+			snprintf(why, whylen, "%s appears twice", p);
+			return -1;
+		}
+		bad = field_value_set(r, i, eq + 1);
+		if (bad) {
+			snprintf(why, whylen, "%s: %s", p, bad);
+			return -1;
+		}
+next:
+		p = nl + 1;
+	}
+	if (!record_complete(r, &missing)) {
+		snprintf(why, whylen, "%s is missing", missing);
+		return -1;
+	}
+	return 0;
+}
+
+int record_load(const char *path, struct record *r, struct buf *extra,
+		char *why, size_t whylen)
+{
+	struct buf b = { 0 };
+	int ret;
+
+	if (read_file(path, RECORD_MAX, &b) < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	ret = record_parse(b.data, b.len, r, extra, why, whylen);
+	buf_free(&b);
+	return ret;
+}
+
+static void field_text(const struct record *r, size_t i, char *out, size_t n)
+{
+	const struct field *f = &fields[i];
+	const char *src = (const char *)r + f->off;
+
+	if (f->kind == F_NUM)
+		snprintf(out, n, "%lu", *(const unsigned long *)src);
+	else
+		snprintf(out, n, "%s", src);
+}
+
+int record_format(const struct record *r, const struct buf *extra,
+		  struct buf *out)
+{
+	char v[HOST_MAX + 1];
+	size_t i;
+
+	if (buf_printf(out, "VERSION=%d\n", RECORD_VERSION) < 0)
+		return -1;
+	for (i = 0; i < NFIELDS; i++) {
+		field_text(r, i, v, sizeof(v));
+		if (buf_printf(out, "%s=%s\n", fields[i].key, v) < 0)
+			return -1;
+	}
+	if (extra && extra->len && buf_add(out, extra->data, extra->len) < 0)
+		return -1;
+	return 0;
+}
+
+/* The names a link index gives its namespace and interfaces. */
+static const char *const derived[] = { "NS", "VETH_GW", "VETH_LINK", "WG" };
+static const char derived_letter[] = { 'n', 'g', 'l', 'w' };
+
+int record_field(const struct record *r, const char *prefix, const char *key,
+		 char *out, size_t n)
+{
+	size_t i;
+
+	if (!strcmp(key, "VERSION")) {
+		snprintf(out, n, "%lu", r->version);
+		return 0;
+	}
+	for (i = 0; i < NFIELDS; i++)
+		if (!strcmp(fields[i].key, key)) {
+			field_text(r, i, out, n);
+			return 0;
+		}
+	for (i = 0; prefix && i < sizeof(derived) / sizeof(derived[0]); i++)
+		if (!strcmp(derived[i], key)) {
+			snprintf(out, n, "%s%c%lu", prefix, derived_letter[i],
+				 r->index);
+			return 0;
+		}
+	return -1;
+}
+
+int record_show(const struct record *r, const char *prefix, struct buf *out)
+{
+	char v[HOST_MAX + 1];
+	size_t i;
+
+	if (buf_printf(out, "VERSION=%lu\n", r->version) < 0)
+		return -1;
+	for (i = 0; i < NFIELDS; i++) {
+		field_text(r, i, v, sizeof(v));
+		if (buf_printf(out, "%s=%s\n", fields[i].key, v) < 0)
+			return -1;
+	}
+	for (i = 0; prefix && i < sizeof(derived) / sizeof(derived[0]); i++)
+		if (buf_printf(out, "%s=%s%c%lu\n", derived[i], prefix,
+			       derived_letter[i], r->index) < 0)
+			return -1;
+	return 0;
+}
+
+const char *pool_addr(const char *pool, unsigned long index, int n, char *out)
+{
+	char a[ADDR_MAX];
+	const char *slash = strchr(pool, '/');
+	unsigned long len;
+	struct in_addr in;
+	uint32_t base, size;
+
+	if (!slash || (size_t)(slash - pool) >= sizeof(a))
+		return "not ADDRESS/LENGTH";
+	memcpy(a, pool, (size_t)(slash - pool));
+	a[slash - pool] = '\0';
+	if (!valid_addr(a) || inet_pton(AF_INET, a, &in) != 1 ||
+	    parse_ulong(slash + 1, 8, 28, &len))
+		return "not ADDRESS/LENGTH with LENGTH 8-28";
+	if (index < 1 || n < 1 || n > 2)
+		return "bad index";
+	size = (uint32_t)1 << (32 - len);
+	/* A /30 per link, index 0 left out (its network is the pool's). */
+	if (index > size / 4 - 1)
+		return "index outside the pool";
+	base = ntohl(in.s_addr) & ~(size - 1);
+	in.s_addr = htonl(base + (uint32_t)index * 4 + (uint32_t)n);
+	if (!inet_ntop(AF_INET, &in, out, ADDR_MAX))
+		return "bad address";
+	return NULL;
+}

@@ -1,0 +1,75 @@
+/* The link record, shared by record (its owner: writes, reads, validates,
+ * prints it) and routemap (renders nginx's maps from it). The format is
+ * described once, in README.md ("The link record"). */
+#ifndef LINKGATE_LINKREC_H
+#define LINKGATE_LINKREC_H
+
+#include "common.h"
+
+#include <stddef.h>
+
+#define RECORD_MAX 65536
+#define RECORD_LINE_MAX 1024
+#define RECORD_VERSION 2
+#define OWNER_MAX 64
+#define ADDR_MAX 16
+#define WG_KEY_LEN 44
+
+struct record {
+	unsigned long version;	/* as read: 1 when the record had none */
+	unsigned long set;	/* bit i: field i was read or set */
+	char name[HOST_MAX + 1];
+	unsigned long index, port, mtu, created, wildcard;
+	char client_key[WG_KEY_LEN + 1], gateway_key[WG_KEY_LEN + 1];
+	char veth_gateway[ADDR_MAX], veth_link[ADDR_MAX];
+	char tunnel_gateway[ADDR_MAX], tunnel_client[ADDR_MAX];
+	char owner[OWNER_MAX + 1];
+};
+
+/* Parses a record held in data (modified in place). Lines with unknown
+ * keys are appended to extra as "KEY=value\n" (extra may be NULL). On
+ * failure writes the reason, naming the key or line, to why and returns
+ * -1. */
+int record_parse(char *data, size_t len, struct record *r, struct buf *extra,
+		 char *why, size_t whylen);
+
+/* Reads and parses the record file at path (at most RECORD_MAX bytes). */
+int record_load(const char *path, struct record *r, struct buf *extra,
+		char *why, size_t whylen);
+
+/* Sets one field from its text, by key (v2 names). Returns NULL, or
+ * "unknown key" or the reason the value is bad. */
+const char *record_set(struct record *r, const char *key, const char *value);
+
+/* Whether every required field has been set; names the first missing one
+ * in *missing otherwise. r must come from record_parse or record_init. */
+int record_complete(const struct record *r, const char **missing);
+
+/* An empty record: optional fields at their defaults, nothing required
+ * set yet. */
+void record_init(struct record *r);
+
+/* Appends the record in its current format (VERSION=2, the known keys in
+ * a fixed order, then extra as it is) to out. */
+int record_format(const struct record *r, const struct buf *extra,
+		  struct buf *out);
+
+/* Appends every field as "KEY=value\n" to out, the derived names of the
+ * link's namespace and interfaces too when prefix is not NULL. */
+int record_show(const struct record *r, const char *prefix, struct buf *out);
+
+/* Writes the value of one field (or a derived name, with prefix) to out.
+ * Returns 0, or -1 for an unknown key. */
+int record_field(const struct record *r, const char *prefix, const char *key,
+		 char *out, size_t n);
+
+/* Address n (1 or 2) of link index's /30 in pool ("A.B.C.D/LEN", LEN
+ * 8-28), written to out (ADDR_MAX bytes). Returns NULL, or the reason the
+ * pool is bad or too small for the index. */
+const char *pool_addr(const char *pool, unsigned long index, int n, char *out);
+
+/* Whether a gateway name prefix is valid: 1-6 of a-z, 0-9 (so
+ * "<prefix>n65535" fits the kernel's 15-byte interface names). */
+int prefix_valid(const char *prefix);
+
+#endif

@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# nsstate: one process reads every link namespace (links, addresses, the
+# default route, forwarding, the nftables table), checked against a real
+# namespace and against ip and nft themselves.
+
+setup() {
+	load common
+	NS=lgns$$
+	OUT=$BATS_TEST_TMPDIR/out
+	mkdir -p "$OUT"
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	ip -n "$NS" link add qa type veth peer name qb
+	ip -n "$NS" addr add 10.9.0.1/30 dev qa
+	ip -n "$NS" link set qa mtu 1400 up
+	ip -n "$NS" route add default via 10.9.0.2
+	printf '%s\n' 'table ip lgnslink {' ' chain input {' \
+		'  type filter hook input priority filter; policy drop;' \
+		'  iifname "lo" accept' ' }' '}' | ip netns exec "$NS" nft -f -
+}
+
+teardown() {
+	ip netns del "$NS" 2>/dev/null || true
+}
+
+@test "nsstate writes a namespace's links, addresses, route, forwarding and table" {
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
+	run -0 "$HELPERS/nsstate" "$OUT" lgnslink "$NS"
+	run -0 cat "$OUT/n.$NS"
+	assert_line --regexp '^link lo up=1 lower=1 oper=unknown mtu=65536$'
+	# qb is down, so qa has no carrier.
+	assert_line 'link qa up=1 lower=0 oper=lowerlayerdown mtu=1400'
+	assert_line 'link qb up=0 lower=0 oper=down mtu=1500'
+	assert_line 'addr qa 10.9.0.1/30'
+	assert_line 'route default via 10.9.0.2 dev qa'
+	assert_line 'forward 1'
+	diff <(ip netns exec "$NS" nft list table ip lgnslink) \
+		<(sed -n 's/^nft //p' "$OUT/n.$NS")
+}
+
+@test "nsstate sees forwarding off, a missing table, and no file for a missing namespace" {
+	run -0 "$HELPERS/nsstate" "$OUT" nosuchtable "$NS" lgnsmissing$$
+	run -0 cat "$OUT/n.$NS"
+	assert_line 'forward 0'
+	refute_line --partial 'nft '
+	[ ! -e "$OUT/n.lgnsmissing$$" ]
+}
+
+@test "nsstate refuses bad names and arguments" {
+	run -1 "$HELPERS/nsstate" "$OUT" lgnslink ../etc
+	assert_output --partial "bad namespace name '../etc'"
+	run -2 "$HELPERS/nsstate" "$OUT" 'bad;table' "$NS"
+	run -2 "$HELPERS/nsstate" "$OUT"
+	run -0 "$HELPERS/nsstate" --help
+	assert_output --partial "usage: nsstate"
+}

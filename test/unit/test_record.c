@@ -1,0 +1,212 @@
+/* Native tests of the link record: versions, defaults, unknown keys, the
+ * format written, derived addresses, and the record command's set. */
+#define main record_main
+#include "../../helpers/record.c"
+#undef main
+#include "check.h"
+
+#include <sys/stat.h>
+
+#define KEY_A "YCu3ZIu3EJNsSc5kBlDFZDK6NdK0U/wiNWiMCyjZwnA="
+#define KEY_B "sJQMQ4f3kFh0u01GP/tQb8EFpKg8tNcBmR7wrcLVS1g="
+
+/* A version 1 record exactly as linkgate's record_write wrote it. */
+static const char v1[] =
+	"NAME=app.example.com\nINDEX=3\nPORT=40003\nCLIENT_KEY=" KEY_A "\n"
+	"GATEWAY_KEY=" KEY_B "\nVETH_GATEWAY=198.18.0.13\n"
+	"VETH_LINK=198.18.0.14\nTUNNEL_GATEWAY=198.19.0.13\n"
+	"TUNNEL_CLIENT=198.19.0.14\nWILDCARD=1\nMTU=1420\nOWNER=alice\n"
+	"CREATED=1700000000\n";
+
+static const char v2_min[] =
+	"VERSION=2\nNAME=app.example.com\nINDEX=3\nPORT=40003\n"
+	"CLIENT_KEY=" KEY_A "\nGATEWAY_KEY=" KEY_B "\n"
+	"VETH_GATEWAY_ADDR=198.18.0.13\nVETH_LINK_ADDR=198.18.0.14\n"
+	"TUNNEL_GATEWAY=198.19.0.13\nTUNNEL_CLIENT=198.19.0.14\n";
+
+static int parse(const char *text, struct record *r, struct buf *extra,
+		 char *why)
+{
+	char copy[4096];
+
+	snprintf(copy, sizeof(copy), "%s", text);
+	return record_parse(copy, strlen(copy), r, extra, why, 160);
+}
+
+TEST(a_version_1_record_reads_with_its_old_key_names)
+{
+	struct record r;
+	char why[160];
+
+	check(!parse(v1, &r, NULL, why));
+	check(r.version == 1 && r.index == 3 && r.wildcard == 1 &&
+	      r.mtu == 1420 && !strcmp(r.veth_link, "198.18.0.14") &&
+	      !strcmp(r.veth_gateway, "198.18.0.13") &&
+	      !strcmp(r.owner, "alice"));
+}
+
+TEST(a_version_2_record_does_not_take_the_old_key_names)
+{
+	struct record r;
+	struct buf extra = { 0 };
+	char text[2048], why[160];
+
+	/* In version 2 VETH_LINK is no field: it is kept as an unknown key,
+	 * and VETH_LINK_ADDR is then missing. */
+	snprintf(text, sizeof(text), "VERSION=2\n%s", v1);
+	check(parse(text, &r, &extra, why) == -1);
+	check(strstr(why, "VETH_GATEWAY_ADDR is missing") != NULL);
+	buf_free(&extra);
+}
+
+TEST(optional_fields_take_their_defaults)
+{
+	struct record r;
+	char why[160];
+
+	check(!parse(v2_min, &r, NULL, why));
+	check(r.version == 2 && r.wildcard == 0 && r.mtu == 1380 &&
+	      !strcmp(r.owner, "root") && r.created == 0);
+}
+
+TEST(an_empty_optional_value_is_refused_not_defaulted)
+{
+	struct record r;
+	char text[2048], why[160];
+
+	snprintf(text, sizeof(text), "%sMTU=\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "MTU"));
+	snprintf(text, sizeof(text), "%sOWNER=\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "OWNER"));
+}
+
+TEST(unknown_keys_are_kept_in_order_and_rewritten)
+{
+	struct record r, again;
+	struct buf extra = { 0 }, out = { 0 }, extra2 = { 0 };
+	char text[2048], why[160];
+
+	snprintf(text, sizeof(text), "%sFUTURE_B=2\n# note\nFUTURE_A=x y=z\n"
+		 "EMPTY=\n", v2_min);
+	check(!parse(text, &r, &extra, why));
+	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
+	check(!record_format(&r, &extra, &out));
+	check(strstr(out.data, "CREATED=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
+			       "EMPTY=\n") != NULL);
+	check(!parse(out.data, &again, &extra2, why));
+	check(!strcmp(extra2.data, extra.data));
+	buf_free(&extra);
+	buf_free(&extra2);
+	buf_free(&out);
+}
+
+TEST(a_version_1_record_is_written_as_version_2)
+{
+	struct record r, again;
+	struct buf out = { 0 };
+	char why[160];
+
+	check(!parse(v1, &r, NULL, why));
+	check(!record_format(&r, NULL, &out));
+	check(!strncmp(out.data, "VERSION=2\nNAME=app.example.com\n", 31));
+	check(strstr(out.data, "\nVETH_LINK_ADDR=198.18.0.14\n") != NULL);
+	check(strstr(out.data, "\nVETH_LINK=") == NULL);
+	check(!parse(out.data, &again, NULL, why));
+	check(again.version == 2 && again.mtu == 1420 && again.wildcard == 1);
+	buf_free(&out);
+}
+
+TEST(newer_or_bad_versions_are_refused)
+{
+	struct record r;
+	char text[2048], why[160];
+
+	snprintf(text, sizeof(text), "%s", v2_min);
+	memcpy(text, "VERSION=3", 9);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "newer"));
+	memcpy(text, "VERSION=0", 9);
+	check(parse(text, &r, NULL, why) == -1);
+	snprintf(text, sizeof(text), "%sVERSION=2\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "twice"));
+}
+
+TEST(show_prints_every_field_and_the_derived_names)
+{
+	struct record r;
+	struct buf out = { 0 };
+	char why[160], v[64];
+
+	check(!parse(v1, &r, NULL, why));
+	check(!record_show(&r, "lg", &out));
+	check(strstr(out.data, "VERSION=1\nNAME=app.example.com\n") == out.data);
+	check(strstr(out.data, "\nVETH_LINK_ADDR=198.18.0.14\n") != NULL);
+	check(strstr(out.data, "\nNS=lgn3\nVETH_GW=lgg3\nVETH_LINK=lgl3\n"
+			       "WG=lgw3\n") != NULL);
+	check(!record_field(&r, "lg", "WG", v, sizeof(v)) &&
+	      !strcmp(v, "lgw3"));
+	check(record_field(&r, NULL, "WG", v, sizeof(v)) == -1);
+	check(record_field(&r, "lg", "NOPE", v, sizeof(v)) == -1);
+	buf_free(&out);
+}
+
+TEST(pool_addresses_follow_the_index)
+{
+	char a[ADDR_MAX];
+
+	check(!pool_addr("198.18.0.0/16", 1, 1, a) && !strcmp(a, "198.18.0.5"));
+	check(!pool_addr("198.18.0.0/16", 3, 2, a) && !strcmp(a, "198.18.0.14"));
+	check(!pool_addr("198.18.0.0/16", 64, 1, a) && !strcmp(a, "198.18.1.1"));
+	/* The pool's own address bits below its length are ignored. */
+	check(!pool_addr("10.1.2.3/24", 2, 2, a) && !strcmp(a, "10.1.2.10"));
+	check(!pool_addr("10.0.0.0/28", 3, 2, a) && !strcmp(a, "10.0.0.14"));
+	check(pool_addr("10.0.0.0/28", 4, 1, a) != NULL);
+	check(pool_addr("10.0.0.0/29", 1, 1, a) != NULL);
+	check(pool_addr("10.0.0.0/30", 1, 1, a) != NULL);
+	check(pool_addr("10.0.0.0", 1, 1, a) != NULL);
+	check(pool_addr("10.0.0.01/16", 1, 1, a) != NULL);
+	check(pool_addr("10.0.0.0/16", 0, 1, a) != NULL);
+	check(pool_addr("10.0.0.0/16", 1, 3, a) != NULL);
+}
+
+TEST(set_creates_updates_and_keeps_unknown_keys)
+{
+	char dir[] = "/tmp/test_record.XXXXXX", path[256], *args[12];
+	struct buf b = { 0 };
+	struct record r;
+	char why[160];
+	FILE *f;
+
+	check(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/app.example.com", dir);
+	f = fopen(path, "w");
+	check(f != NULL);
+	if (!f)
+		return;
+	fprintf(f, "%sFUTURE=kept\n", v1);
+	fclose(f);
+	args[0] = "MTU=1500";
+	check(cmd_set(NULL, path, 1, args) == 0);
+	check(read_file(path, RECORD_MAX, &b) == 0);
+	check(!strncmp(b.data, "VERSION=2\n", 10));
+	check(strstr(b.data, "\nMTU=1500\n") && strstr(b.data, "\nFUTURE=kept\n"));
+	check(!record_parse(b.data, b.len, &r, NULL, why, sizeof(why)) &&
+	      r.wildcard == 1 && !strcmp(r.owner, "alice"));
+	check(unlink(path) == 0);
+	check(rmdir(dir) == 0);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	run(a_version_1_record_reads_with_its_old_key_names);
+	run(a_version_2_record_does_not_take_the_old_key_names);
+	run(optional_fields_take_their_defaults);
+	run(an_empty_optional_value_is_refused_not_defaulted);
+	run(unknown_keys_are_kept_in_order_and_rewritten);
+	run(a_version_1_record_is_written_as_version_2);
+	run(newer_or_bad_versions_are_refused);
+	run(show_prints_every_field_and_the_derived_names);
+	run(pool_addresses_follow_the_index);
+	run(set_creates_updates_and_keeps_unknown_keys);
+	return check_failed_any();
+}
