@@ -26,7 +26,8 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
-	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd
+	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd \
+	logrotate
 
 all: $(PROGS:%=$(B)/%)
 
@@ -75,7 +76,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
 	libnginx-mod-stream \
-	wireguard-tools iproute2 nftables openssh-server util-linux curl
+	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
 		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
@@ -88,9 +89,11 @@ gateway: all
 gateway-down:
 	gateway/linkgate down
 
+# LINKS reaches the command in the environment, never pasted into a
+# shell line.
 authorize: all
 	gateway/linkgate authorize "$(KEY)" "$(NAME)" "$(DOMAINS)" \
-		$(if $(ADMIN),--admin)
+		$(if $(ADMIN),--admin) $(if $(LINKS),--links "$$LINKS")
 
 revoke:
 	gateway/linkgate revoke "$(NAME)"
@@ -98,7 +101,7 @@ revoke:
 # The home side: create, remove and list links over ssh.
 # Variables reach bin/link in the environment, never pasted into a shell
 # line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
-# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR.
+# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW.
 link: all
 	bin/link -- "$$GATEWAY" "$$FQDN" "$$EXPOSE"
 

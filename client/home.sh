@@ -81,3 +81,56 @@ address_taken() {
 		}
 		END { exit found ? 0 : 1 }'
 }
+
+# allow_parse DOMAIN LIST: LIST, the names a wildcard link for DOMAIN may
+# get certificates for: comma-separated entries NAME (that name) or
+# *.NAME (every name under NAME), each NAME DOMAIN itself or a name under
+# it, at most 100 entries. Sets ALLOW_NAMES (the NAME entries other than
+# DOMAIN) and ALLOW_UNDER (the NAMEs of the *. entries), each lower case,
+# space-separated, without repeats, and ALLOW_LIST (LIST in lower case,
+# as a .env carries it); on a bad entry returns 1 with the reason in
+# ALLOW_WHY. Needs $BUILD/routemap (host names). '*' is data: the list is
+# split with globbing off.
+# shellcheck disable=SC2034 # the callers read the ALLOW_ variables
+allow_parse() {
+	local entry base name count=0 IFS
+	ALLOW_NAMES='' ALLOW_UNDER='' ALLOW_LIST='' ALLOW_WHY=''
+	case $2 in
+	'' | ,* | *, | *,,*) ALLOW_WHY="'$2' has an empty entry"; return 1 ;;
+	*[!A-Za-z0-9.,*-]*) ALLOW_WHY="'$2' has characters outside A-Z a-z 0-9 . , * -"; return 1 ;;
+	esac
+	set -f
+	IFS=,
+	for entry in $2; do
+		count=$((count + 1))
+		if [ "$count" -gt 100 ]; then
+			ALLOW_WHY="more than 100 entries"
+			set +f
+			return 1
+		fi
+		base=${entry#\*.}
+		if ! name=$("$BUILD/routemap" host "$base" 2>&1); then
+			ALLOW_WHY="entry '$entry': ${name#routemap: }"
+			set +f
+			return 1
+		fi
+		case $name in
+		"$1" | *".$1") ;;
+		*)
+			ALLOW_WHY="entry '$entry' is not $1 or a name under it"
+			set +f
+			return 1
+			;;
+		esac
+		if [ "$base" != "$entry" ]; then
+			ALLOW_LIST="${ALLOW_LIST:+$ALLOW_LIST,}*.$name"
+			case " $ALLOW_UNDER " in *" $name "*) ;; *) ALLOW_UNDER=${ALLOW_UNDER:+$ALLOW_UNDER }$name ;; esac
+		else
+			ALLOW_LIST=${ALLOW_LIST:+$ALLOW_LIST,}$name
+			if [ "$name" != "$1" ]; then
+				case " $ALLOW_NAMES " in *" $name "*) ;; *) ALLOW_NAMES=${ALLOW_NAMES:+$ALLOW_NAMES }$name ;; esac
+			fi
+		fi
+	done
+	set +f
+}

@@ -19,7 +19,8 @@ setup_file() {
 	new_link app1.example.test h1 127.0.0.1:9080
 	new_link app2.example.test h1 127.0.0.1:9080
 	new_link fwd.example.test h1 127.0.0.1:9080
-	new_link app3.example.test h2 127.0.0.1:9080 --wildcard
+	new_link app3.example.test h2 127.0.0.1:9080 --wildcard \
+		--allow 'x.app3.example.test,*.u.app3.example.test'
 }
 
 teardown_file() {
@@ -200,17 +201,66 @@ https() {
 	assert_output --partial "host=app2.example.test"
 }
 
-@test "a wildcard link gets certificates for names under its domain only" {
-	client app3.example.test h2 TLS_INTERNAL=1
-	ca=$WORK/data-app3.example.test/caddy/pki/authorities/local/root.crt
-	run -0 ip netns exec "${T}i" curl -sS --max-time 10 --cacert "$ca" \
-		--resolve "x.app3.example.test:443:$GATEWAY" https://x.app3.example.test/
-	assert_output --partial "home=app-h2 peer=127.0.0.1 xff=$VISITOR host=x.app3.example.test"
+# wildcard_https NAME [CURL OPTIONS]: the visitor's HTTPS request for NAME
+# to the wildcard link app3, verified against its client's internal CA.
+wildcard_https() {
+	local name=$1
+	shift
+	ip netns exec "${T}i" curl -sS --max-time 10 \
+		--cacert "$WORK/data-app3.example.test/caddy/pki/authorities/local/root.crt" \
+		--resolve "$name:443:$GATEWAY" "$@" "https://$name/"
+}
+
+@test "a wildcard link gets certificates for the names LINK_ALLOW allows and for no other name" {
+	# Run where '*.u.app3.example.test' would glob to a file: it must not.
+	mkdir -p "$WORK/glob"
+	touch "$WORK/glob/zz.u.app3.example.test"
+	(cd "$WORK/glob" && client app3.example.test h2 TLS_INTERNAL=1)
+	for name in app3.example.test x.app3.example.test a.u.app3.example.test b.c.u.app3.example.test; do
+		run -0 wildcard_https "$name"
+		assert_output --partial "home=app-h2 peer=127.0.0.1 xff=$VISITOR host=$name"
+	done
+	for name in y.app3.example.test u.app3.example.test; do
+		run -35 wildcard_https "$name"
+	done
 	client_addr=$(grep ^LINK_CLIENT_ADDRESS= "$WORK/app3.example.test.env" | cut -d= -f2)
 	run ip netns exec "${T}h2" curl -sS --max-time 10 -k \
 		--resolve "evil.example.org:8443:$client_addr" https://evil.example.org:8443/
 	[ "$status" -ne 0 ]
-	run -1 grep -rl evil.example.org "$WORK/data-app3.example.test/caddy/certificates"
+	run -0 sh -c "ls \"$WORK/data-app3.example.test/caddy/certificates/local\" | LC_ALL=C sort"
+	assert_output "$(printf '%s\n' a.u.app3.example.test app3.example.test \
+		b.c.u.app3.example.test x.app3.example.test)"
+}
+
+@test "a wildcard link without LINK_ALLOW gets a certificate for its own name only" {
+	grep -v '^LINK_ALLOW=' "$WORK/app3.example.test.env" >"$WORK/app3-own.env"
+	ip netns exec "${T}h2" env DATA_DIR="$WORK/data-app3.example.test" TLS_INTERNAL=1 \
+		"$REPO/client/link-client" --env-file "$WORK/app3-own.env" \
+		>"$WORK/client-app3-own.log" 2>&1 &
+	echo $! >"$WORK/client-app3-own.pid"
+	wait_for 100 healthy app3.example.test
+	run -0 wildcard_https app3.example.test
+	assert_output --partial "host=app3.example.test"
+	run -35 wildcard_https "new$RANDOM.app3.example.test"
+	run -35 wildcard_https "new$RANDOM.u.app3.example.test"
+}
+
+@test "a trailing dot in Host on https is redirected to the name without it" {
+	client app1.example.test h1 TLS_INTERNAL=1
+	run -0 https app1.example.test -H 'Host: app1.example.test.' \
+		-o /dev/null -w '%{http_code} %{redirect_url}' --path-as-is --url-query q=1
+	assert_output "308 https://app1.example.test/?q=1"
+	run -0 https app1.example.test -H 'Host: other.example.test' -o /dev/null -w '%{http_code}'
+	assert_output 421
+}
+
+@test "on a wildcard link a trailing dot in Host is redirected for its sites and passed on under *. names" {
+	client app3.example.test h2 TLS_INTERNAL=1
+	run -0 wildcard_https x.app3.example.test -H 'Host: x.app3.example.test.' \
+		-o /dev/null -w '%{http_code} %{redirect_url}'
+	assert_output "308 https://x.app3.example.test/"
+	run -0 wildcard_https a.u.app3.example.test -H 'Host: a.u.app3.example.test.'
+	assert_output --partial "home=app-h2 peer=127.0.0.1 xff=$VISITOR host=a.u.app3.example.test."
 }
 
 @test "SIGTERM stops the client with status 0 and removes its interface and rule; it starts again cleanly" {
@@ -242,6 +292,19 @@ https() {
 	assert_output --partial "unknown setting 'PATH'"
 	sed 's/^LINK_MTU=.*/LINK_MTU=99/' "$WORK/app1.example.test.env" >"$bad"
 	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	# shellcheck disable=SC2016 # hostile on purpose
+	{ grep -v ^LINK_ALLOW= "$WORK/app3.example.test.env"; echo 'LINK_ALLOW=$(id).app3.example.test'; } >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	assert_output --partial "LINK_ALLOW has characters outside A-Z a-z 0-9 . , * -"
+	{ grep -v ^LINK_ALLOW= "$WORK/app3.example.test.env"; echo 'LINK_ALLOW=*.example.test'; } >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	assert_output "link-client: bad LINK_ALLOW: entry '*.example.test' is not app3.example.test or a name under it"
+	{ cat "$WORK/app1.example.test.env"; echo 'LINK_ALLOW=x.app1.example.test'; } >"$bad"
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$bad"
+	assert_output "link-client: LINK_ALLOW needs LINK_WILDCARD=1"
+	run -1 ip netns exec "${T}h1" env CERT_INTERVAL=1d "$REPO/client/link-client" \
+		--env-file "$WORK/app3.example.test.env"
+	assert_output --partial "bad CERT_INTERVAL '1d'"
 	run -2 "$REPO/client/link-client" --frob
 	run -0 ip -n "${T}h1" -o link show
 	refute_output --partial " lk"

@@ -7,6 +7,7 @@
 #   fwd1.example.test  home1  FORWARD_ONLY, PROXY protocol to a TLS app
 #   app2.example.test  home2  Caddy, wildcard, certificates on demand
 #   fwd2.example.test  home2  FORWARD_ONLY, plain HTTP app
+#   app3.example.test  home2  Caddy, wildcard, made by the abuse test
 
 setup_file() {
 	load common
@@ -21,7 +22,8 @@ setup_file() {
 	done
 	home_link h1 app1.example.test 127.0.0.1:9080 >/dev/null
 	home_link h1 fwd1.example.test 127.0.0.1:9080 >/dev/null
-	home_link h2 app2.example.test 127.0.0.1:9080 WILDCARD=1 >/dev/null
+	home_link h2 app2.example.test 127.0.0.1:9080 WILDCARD=1 \
+		'ALLOW=*.u.app2.example.test' >/dev/null
 	home_link h2 fwd2.example.test 127.0.0.1:9080 >/dev/null
 	home_client h1 app1.example.test KEEPALIVE=2
 	home_client h1 fwd1.example.test KEEPALIVE=2 FORWARD_ONLY=1 \
@@ -40,6 +42,18 @@ teardown_file() {
 setup() {
 	load common
 	load lib/net
+}
+
+# The abuse test's link goes again, whether it passed or not: the tests
+# after it count the gateway's links.
+teardown() {
+	local pid
+	[ -f "$WORK/client-app3.example.test.pid" ] || return 0
+	pid=$(cat "$WORK/client-app3.example.test.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
+	rm -f "$WORK/client-app3.example.test.pid"
+	gw remove app3.example.test >/dev/null 2>&1 || true
 }
 
 # issuer NAME: the issuer of the certificate the gateway's :443 hands out
@@ -76,9 +90,9 @@ gone() {
 }
 
 @test "https to a name under the wildcard link gets an on-demand certificate from pebble" {
-	run -0 visit_tls x.app2.example.test
-	assert_output --partial "home=h2 peer=127.0.0.1 xff=$VISITOR host=x.app2.example.test"
-	run -0 issuer x.app2.example.test
+	run -0 visit_tls x.u.app2.example.test
+	assert_output --partial "home=h2 peer=127.0.0.1 xff=$VISITOR host=x.u.app2.example.test"
+	run -0 issuer x.u.app2.example.test
 	assert_output --partial Pebble
 }
 
@@ -134,6 +148,50 @@ gone() {
 	assert_output 404
 	run visit_tls nobody.example.test
 	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
+}
+
+# orders: how many orders pebble has taken.
+orders() {
+	grep -c 'Added order' "$WORK/pebble.log" || true
+}
+
+# since T0: milliseconds since T0 (date +%s%N).
+since() {
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+@test "50 random names under a wildcard link cause no more orders at pebble than its rate limit, and its allowed names get their certificates" {
+	home_link h2 app3.example.test 127.0.0.1:9080 WILDCARD=1 \
+		'ALLOW=ok.app3.example.test,*.u.app3.example.test' >/dev/null
+	t0=$(date +%s%N)
+	home_client h2 app3.example.test KEEPALIVE=2
+	wait_for 300 visit_tls ok.app3.example.test -o /dev/null
+	echo "# allowed names: ok.app3.example.test served with its certificate $(since "$t0") ms after the client started" >&3
+	run -0 visit_tls app3.example.test
+	assert_output --partial "home=h2 peer=127.0.0.1 xff=$VISITOR host=app3.example.test"
+	before=$(orders)
+	t0=$(date +%s%N)
+	run -0 visit_tls first.u.app3.example.test
+	assert_output --partial "host=first.u.app3.example.test"
+	echo "# allowed names: first.u.app3.example.test got its certificate on demand in $(since "$t0") ms" >&3
+	# 25 names outside LINK_ALLOW, 25 under *.u: one more certificate
+	# (the default CERT_BURST, 2 a day, less the one above), no orders
+	# for the rest.
+	for i in $(seq 25); do
+		visit_tls "r$i-$RANDOM.app3.example.test" -o /dev/null 2>/dev/null || true
+		visit_tls "r$i-$RANDOM.u.app3.example.test" -o /dev/null 2>/dev/null || true
+	done
+	after=$(orders)
+	echo "# 50 random names: $((after - before - 1)) orders at pebble (first.u's aside)" >&3
+	[ "$((after - before))" -eq 2 ]
+	run -0 sh -c "ls '$WORK/data-app3.example.test/caddy/certificates/'*/ | grep -c '\.u\.app3\.example\.test\$'"
+	assert_output 2
+	run visit_tls "again-$RANDOM.u.app3.example.test"
+	[ "$status" -eq 35 ]
+	for name in app3.example.test ok.app3.example.test first.u.app3.example.test; do
+		run -0 visit_tls "$name"
+		assert_output --partial "host=$name"
+	done
 }
 
 @test "after nginx and every link process on the gateway are killed, make gateway brings visitors back with nothing done at home" {

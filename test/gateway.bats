@@ -321,6 +321,61 @@ damaged() {
 	refute_output --partial nginx
 }
 
+@test "an idle ssh -N with a management key is closed by the sshd drop-in make setup installs" {
+	run -0 nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -T -f "$WORK/sshd_config"
+	assert_line "unusedconnectiontimeout 30"
+	ip netns exec "${T}h1" ssh -F /dev/null -i "$WORK/alice" \
+		-o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=accept-new \
+		-o BatchMode=yes -o LogLevel=ERROR -N "root@$GATEWAY" \
+		</dev/null >/dev/null 2>"$WORK/idle.err" 3>&- &
+	pid=$!
+	t0=$(date +%s%N)
+	# Authenticated, with no channel: still open well before the limit.
+	sleep 10
+	kill -0 "$pid"
+	closed=0
+	for _ in $(seq 300); do
+		if ! kill -0 "$pid" 2>/dev/null; then closed=1; break; fi
+		sleep 0.2
+	done
+	t=$((($(date +%s%N) - t0) / 1000000))
+	kill "$pid" 2>/dev/null || true
+	[ "$closed" = 1 ]
+	echo "# idle ssh -N closed $t ms after it started" >&3
+	run -255 wait "$pid"
+}
+
+@test "make setup's logrotate configuration rotates the logs: requests go into a new requests.log and nginx's log is truncated in place" {
+	conf=$WORK/root/etc/logrotate.d/linkgate
+	log=$WORK/root/var/log/linkgate
+	run -0 stat -c '%a %U' "$conf"
+	assert_output "644 root"
+	ssh_as alice list >/dev/null
+	n=$(wc -l <"$log/requests.log")
+	[ "$n" -gt 0 ]
+	mode=$(stat -c %a "$log/requests.log")
+	echo "a line of the test" >>"$log/nginx-error.log"
+	pid=$(cat "$WORK/root/run/linkgate/nginx.pid")
+	run -0 logrotate -f -s "$WORK/logrotate.state" "$conf"
+	assert_equal "$(wc -l <"$log/requests.log.1")" "$n"
+	[ -f "$log/requests.log" ] && [ ! -s "$log/requests.log" ]
+	assert_equal "$(stat -c %a "$log/requests.log")" "$mode"
+	run -0 ssh_as alice list
+	run -0 grep -c 'key=alice verb=list' "$log/requests.log"
+	assert_output 1
+	assert_equal "$(cat "$WORK/root/run/linkgate/nginx.pid")" "$pid"
+	run -0 grep -c 'a line of the test' "$log/nginx-error.log.1"
+	[ ! -s "$log/nginx-error.log" ]
+	# nginx writes on into the same, truncated file: nothing was signalled.
+	for p in "$pid" $(pgrep -P "$pid"); do
+		[ -n "$(find "/proc/$p/fd" -lname "$log/nginx-error.log")" ]
+		[ -z "$(find "/proc/$p/fd" -lname "$log/nginx-error.log.1")" ]
+	done
+	ssh_as alice list >/dev/null
+	run -0 logrotate -f -s "$WORK/logrotate.state" "$conf"
+	[ -f "$log/requests.log.2.gz" ] && [ -f "$log/requests.log.1" ]
+}
+
 @test "over ssh, alice cannot see or remove bob's link, nor add outside her domains" {
 	run -0 ssh_as bob add b.bob.example.org "$(wg genkey | wg pubkey)"
 	run -0 ssh_as alice list

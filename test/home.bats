@@ -324,3 +324,14 @@ link_in_out() {
 	run -1 link_in_out
 	assert_output --partial "the gateway's answer is not understood"
 }
+
+@test "an interface name that wireguard-go holds in another namespace stops the client with a message" {
+	ip netns exec "${T}h2" wireguard-go "${T}dup" >/dev/null 2>&1
+	env_with LINK_IFNAME="${T}dup"
+	run -1 client_start
+	for pid in $(pgrep -x wireguard-go); do
+		case $(tr '\0' ' ' <"/proc/$pid/cmdline") in "wireguard-go ${T}dup ") kill "$pid" ;; esac
+	done
+	assert_output --partial "link-client: wireguard-go could not make ${T}dup"
+	run -1 ip -n "${T}h1" link show "${T}dup"
+}

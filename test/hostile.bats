@@ -112,6 +112,20 @@ make_link() {
 	unchanged
 }
 
+@test "every hostile host name as an ALLOW entry, alone or as a *. entry after a good one, is refused by make link before the gateway is asked" {
+	each bad-hosts
+	for name in "${CASE[@]}"; do
+		for allow in "$name" "a.w.example.test,*.$name"; do
+			run make_link FQDN=w.example.test EXPOSE=app:80 WILDCARD=1 ALLOW="$allow"
+			[ "$status" -eq 2 ] || fail "status $status for ALLOW '$allow': $output"
+			assert_output --regexp '^link: (bad ALLOW|.*ALLOW)'
+		done
+	done
+	run -0 find "$WORK/out" -type f
+	assert_output ""
+	unchanged
+}
+
 @test "every nonsense EXPOSE is refused by make link, and nothing reaches the gateway" {
 	each bad-expose
 	[ "${#CASE[@]}" -ge 40 ]

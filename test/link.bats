@@ -163,6 +163,25 @@ make_link() {
 	[ -z "$(ls -A "$OUT")" ]
 }
 
+@test "ALLOW reaches the .env in lower case and is refused before calling the gateway when bad or without WILDCARD=1" {
+	run -0 make_link FQDN=six.example.test EXPOSE=app:80 WILDCARD=1 \
+		'ALLOW=A.six.example.test,*.U.six.example.test'
+	run -0 grep ^LINK_ALLOW= "$OUT/six.example.test.env"
+	assert_output 'LINK_ALLOW=a.six.example.test,*.u.six.example.test'
+	run -0 make_link FQDN=seven.example.test EXPOSE=app:80 WILDCARD=1
+	assert_output --partial "only seven.example.test gets a certificate; set ALLOW"
+	run -1 grep ^LINK_ALLOW= "$OUT/seven.example.test.env"
+	rm -f "$OUT"/*
+	run -2 make_link FQDN=eight.example.test EXPOSE=app:80 ALLOW=a.eight.example.test
+	assert_output --partial "link: ALLOW needs WILDCARD=1"
+	run -2 make_link FQDN=eight.example.test EXPOSE=app:80 WILDCARD=1 'ALLOW=*.example.test'
+	assert_output --partial "link: bad ALLOW: entry '*.example.test' is not eight.example.test or a name under it"
+	run -2 make_link FQDN=eight.example.test EXPOSE=app:80 WILDCARD=1 'ALLOW=a;id.eight.example.test'
+	assert_output --partial "has characters outside"
+	[ ! -e "$WORK/root/var/lib/linkgate/links/eight.example.test" ]
+	[ -z "$(ls -A "$OUT")" ]
+}
+
 @test "bin/link refuses with exit 1, and 2 for usage, before calling the gateway" {
 	link() { ip netns exec "${T}h1" "$REPO/bin/link" "$@"; }
 	# shellcheck disable=SC2016 # hostile on purpose

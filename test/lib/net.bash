@@ -152,11 +152,14 @@ visit() {
 }
 
 # sshd_start: sshd on port 22 in the gateway namespace, with a test host
-# key and the gateway's authorized_keys file under $WORK/root.
+# key, the gateway's authorized_keys file under $WORK/root, and the
+# drop-ins make setup installs there, included first as Debian's
+# sshd_config does.
 sshd_start() {
 	[ -d /run/sshd ] || { mkdir /run/sshd && touch "$WORK/made-run-sshd"; }
 	ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
 	cat >"$WORK/sshd_config" <<-CONF
+	Include $WORK/root/etc/ssh/sshd_config.d/*.conf
 	ListenAddress $GATEWAY:22
 	HostKey $WORK/host_key
 	PidFile $WORK/sshd.pid
@@ -170,14 +173,15 @@ sshd_start() {
 	nsenter --net="/run/netns/${T}g" /usr/sbin/sshd -f "$WORK/sshd_config"
 }
 
-# sshd_up: sshd_start, and the keys alice (example.test), bob
-# (bob.example.org) and admin authorized.
+# sshd_up: sshd_start, and the keys alice (example.test, 100 links), bob
+# (bob.example.org, the default quota) and admin authorized.
 sshd_up() {
 	sshd_start
 	for who in alice bob admin; do
 		ssh-keygen -q -t ed25519 -N '' -C "$who@home" -f "$WORK/$who"
 	done
-	gw authorize "$WORK/alice.pub" alice example.test >/dev/null
+	# alice makes the concurrency suite's 50 links at once.
+	gw authorize "$WORK/alice.pub" alice example.test --links 100 >/dev/null
 	gw authorize "$WORK/bob.pub" bob bob.example.org >/dev/null
 	gw authorize "$WORK/admin.pub" admin "" --admin >/dev/null
 }
@@ -270,7 +274,8 @@ gw_make() {
 }
 
 # gateway_make_up HOME...: gateway settings, make setup, make gateway,
-# sshd, and a key per HOME authorized with make authorize for example.test.
+# sshd, and a key per HOME authorized with make authorize for example.test
+# (100 links).
 gateway_make_up() {
 	gw_conf
 	gw_make setup
@@ -278,7 +283,9 @@ gateway_make_up() {
 	sshd_start
 	for h in "$@"; do
 		ssh-keygen -q -t ed25519 -N '' -C "$h@home" -f "$WORK/key-$h"
-		gw_make authorize KEY="$WORK/key-$h.pub" NAME="$h" DOMAINS=example.test
+		# make bench makes 22 links as one home, above the default 10.
+		gw_make authorize KEY="$WORK/key-$h.pub" NAME="$h" DOMAINS=example.test \
+			LINKS=100
 	done
 }
 
