@@ -13,15 +13,15 @@ FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined
 FUZZ_SECONDS ?= 60
 
 B = build
-HELPERS = alloc keys routemap
+HELPERS = alloc keys routemap routes
 UNITS = alloc keys routemap common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev \
-	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
-	nftables openssh-server openssh-client caddy pebble curl openssl \
+	nginx libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
+	wireguard-tools wireguard-go iproute2 nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3
 
@@ -35,11 +35,11 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc $(B)/routemap $(B)/routes: $(B)/%: $(B)/%.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
-$(B)/asan/alloc $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
+$(B)/asan/alloc $(B)/asan/routemap $(B)/asan/routes: $(B)/asan/%: $(B)/asan/%.o \
 		$(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/keys: $(B)/asan/keys.o $(B)/asan/common.o
@@ -59,6 +59,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c | $(B)/fuzz
 
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+	libnginx-mod-stream-js libnginx-mod-http-js \
 	wireguard-tools iproute2 nftables openssh-server util-linux curl
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
@@ -94,6 +95,7 @@ links: all
 
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
 DEMO_DEPS = build-essential libsodium-dev nginx libnginx-mod-stream \
+	libnginx-mod-stream-js libnginx-mod-http-js \
 	wireguard-tools iproute2 nftables openssh-server openssh-client caddy \
 	pebble curl openssl iputils-ping procps util-linux
 demo:
