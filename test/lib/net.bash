@@ -90,8 +90,21 @@ link_wg_pids() {
 
 gw_conf() {
 	mkdir -p "$WORK/root/etc/linkgate"
+	path_traversable "$WORK/root"
 	printf '%s\n' "PREFIX=$GWPREFIX" "PORTS=${GWPORTS:-47000-47099}" \
 		"PUBLIC_HOST=$GATEWAY" >"$WORK/root/etc/linkgate/gateway.conf"
+}
+
+# path_traversable DIR: lets others through DIR and every folder above it
+# (o+x: enter, not list). nginx's workers (user nobody) read the gateway's
+# route files under DIR; bats makes its temporary folders 0700.
+path_traversable() {
+	local d
+	d=$(readlink -f "$1")
+	while [ "$d" != / ]; do
+		[ -O "$d" ] && chmod o+x "$d"
+		d=$(dirname "$d")
+	done
 }
 
 # inns NS COMMAND...: runs a command in one of the test namespaces.
