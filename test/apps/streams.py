@@ -28,6 +28,7 @@ were tried (N still open a second later), then sleeps until killed.
 import base64
 import hashlib
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -36,6 +37,7 @@ import sys
 import threading
 import time
 
+SSE_EVENT = re.compile(rb"data: ([0-9]+)\n\n")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 
 
@@ -169,10 +171,13 @@ def watch(kind, host, port, use_tls):
             n = buf[1]
             event, buf = buf[2:2 + n], buf[2 + n:]
         else:
-            while b"\n\n" not in buf:
+            # nginx may pass the stream on in chunked encoding: the
+            # chunk sizes between events are skipped.
+            m = SSE_EVENT.search(buf)
+            while not m:
                 more()
-            event, buf = buf.split(b"\n\n", 1)
-            event = event[len(b"data: "):]
+                m = SSE_EVENT.search(buf)
+            event, buf = m.group(1), buf[m.end():]
         if int(event) != seen[0] + 1:
             fail("event %s after %d" % (event.decode(), seen[0]))
         seen[0] += 1
