@@ -176,7 +176,7 @@ conf_check() {
 # limit_check KEY VALUE MAX: VALUE is a number from 1 to MAX.
 limit_check() {
 	case $2 in '' | *[!0-9]* | 0*) die "bad $1 '$2': 1-$3" ;; esac
-	[ ${#2} -le 6 ] && [ "$2" -le "$3" ] || die "bad $1 '$2': 1-$3"
+	if [ ${#2} -gt 6 ] || [ "$2" -gt "$3" ]; then die "bad $1 '$2': 1-$3"; fi
 }
 
 # A host clients can reach the gateway at: a name or an IPv4 address.
