@@ -19,8 +19,9 @@ setup() {
 	assert_line --regexp '^\| through the project.s WireGuard link \| 0?\.?[0-9.]+ '
 	assert_line --regexp '^\| make link over ssh \(ms, 3 runs\) \| [1-9]'
 	assert_line --regexp '^\| make gateway restoring 10 links'
+	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
-	assert_output 5
+	assert_output 6
 	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
 }

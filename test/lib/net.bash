@@ -36,14 +36,16 @@ net_up() {
 }
 
 # work_dir_check: whether $WORK is absent, or a folder this user made for
-# itself (a real directory, owned by us, mode 0700). A fixed name under
+# itself (a real directory, owned by us, mode 0700, or 0711 once the
+# gateway let nginx's workers through). A fixed name under
 # /tmp can be made first by another local user, who would then choose
 # the PIDs net_down kills and the sysctl value it writes. Exit 1 with a
 # message when it is not ours.
 work_dir_check() {
 	[ -e "$WORK" ] || [ -L "$WORK" ] || return 0
 	if [ -L "$WORK" ] || [ ! -d "$WORK" ] ||
-		[ "$(stat -c %u:%a "$WORK")" != "$(id -u):700" ]; then
+		{ [ "$(stat -c %u:%a "$WORK")" != "$(id -u):700" ] &&
+			[ "$(stat -c %u:%a "$WORK")" != "$(id -u):711" ]; }; then
 		echo "$WORK: not a folder this user made (owner $(stat -c %U "$WORK"), mode $(stat -c %a "$WORK")$([ -L "$WORK" ] && echo ', a symbolic link')): remove it or choose another folder" >&2
 		return 1
 	fi
