@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 
 B = build
 HELPERS = alloc keys routemap routes
-UNITS = alloc keys routemap common
+UNITS = alloc keys routemap routes common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 

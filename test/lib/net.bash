@@ -223,11 +223,13 @@ nginx_t() {
 }
 
 # state_sum: a checksum of everything a refused request must not change:
-# the gateway's state folder, its reserved ports and its namespaces.
+# the gateway's state folder and route files, its reserved ports and its
+# namespaces.
 state_sum() {
 	{
 		(cd "$WORK/root/var/lib/linkgate" && find . -path ./nginx/stage -prune \
 			-o -type f -print | sort | xargs cat)
+		(cd "$WORK/root/run/linkgate/routes" && grep -r . . | sort) || true
 		nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports
 		ip netns list | grep "^${GWPREFIX}n" | sort
 	} | md5sum
