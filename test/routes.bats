@@ -98,6 +98,13 @@ watch_stop() {
 	grep -v '^[0-9]*$' "$WORK/watch-$1.log"
 }
 
+# sni NAME: a TLS handshake to :443 with NAME as the SNI, as sent; prints
+# the certificate subject the home answered with, if any.
+sni() {
+	ip netns exec "${T}i" timeout 5 openssl s_client -connect "$GATEWAY:443" \
+		-servername "$1" </dev/null 2>&1 | grep -m1 '^subject=' || true
+}
+
 # count_ok NAME SCHEME N: how many of N requests to NAME got an answer
 # from its home.
 count_ok() {
@@ -244,4 +251,18 @@ count_ok() {
 	run -0 ip netns exec "${T}i" curl -s --max-time 3 -H 'Host: x..y' \
 		-o /dev/null -w '%{http_code}' "http://$GATEWAY/"
 	[ "$output" = 400 ]
+}
+
+@test "an SNI that climbs out of the route folder reaches no file: the connection closes" {
+	local planted=$WORK/root/run/linkgate/planted.example.test
+	# A valid route one folder up, for a name routes.js must never build.
+	cp "$WORK/root/run/linkgate/routes/echo.example.test" "$planted"
+	chmod 0644 "$planted"
+	run -0 sni ECHO.Example.TEST
+	assert_output --partial "CN = app"
+	run sni ../planted.example.test
+	refute_output --partial "CN = app"
+	run sni echo.example.test/../echo.example.test
+	refute_output --partial "CN = app"
+	rm -f "$planted"
 }
