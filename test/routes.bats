@@ -266,3 +266,20 @@ count_ok() {
 	refute_output --partial "CN = app"
 	rm -f "$planted"
 }
+
+@test "removing a link ends nginx's connections to it at once" {
+	local veth
+	stream_home gone.example.test h2 4 serve
+	veth=$("$HELPERS/routemap" get "$WORK/root/var/lib/linkgate/links/gone.example.test" VETH_LINK)
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY" python3 \
+		"$REPO/test/apps/streams.py" watch ws gone.example.test 80 0 \
+		>"$WORK/watch-gone.log" 2>&1 &
+	echo $! >"$WORK/watch-gone.pid"
+	wait_for 100 has_events gone 2
+	run -0 ip netns exec "${T}g" ss -Htn dst "$veth"
+	refute_output ""
+	gw remove gone.example.test >/dev/null
+	run -0 ip netns exec "${T}g" ss -Htn dst "$veth"
+	assert_output ""
+	wait_for 20 grep -q '^failed: connection closed' "$WORK/watch-gone.log"
+}
