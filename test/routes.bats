@@ -283,3 +283,19 @@ count_ok() {
 	assert_output ""
 	wait_for 20 grep -q '^failed: connection closed' "$WORK/watch-gone.log"
 }
+
+@test "on :80, twenty visitors' requests to one link reuse nginx's kept-alive connections to it" {
+	local veth req
+	veth=$("$HELPERS/routemap" get "$WORK/root/var/lib/linkgate/links/stream.example.test" VETH_LINK)
+	# (Not i: bats's run changes it.)
+	for req in $(seq 20); do
+		[ "$(visit stream.example.test http /ka)" = ok ] ||
+			fail "request $req got no answer"
+	done
+	# None closed (a closed one waits in TIME-WAIT here), at most one a
+	# worker open.
+	run -0 ip netns exec "${T}g" ss -Htn state time-wait dst "$veth"
+	assert_output ""
+	run -0 bash -c "ip netns exec ${T}g ss -Htn state established dst $veth | wc -l"
+	[ "$output" -ge 1 ] && [ "$output" -le 2 ]
+}

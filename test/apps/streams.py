@@ -5,7 +5,8 @@ serve ADDR CERT KEY [HTTP_PORT HTTPS_PORT]: a home app on ADDR (default
 ports 8080 and 8443, TLS on the second) that answers GET /sse with
 Server-Sent Events and GET /ws with a WebSocket (RFC 6455 handshake), and
 on either pushes one event a second: "SEQ" counting from 1, until the
-connection closes. Prints "ready" once both ports listen.
+connection closes; GET /ka answers "ok" and keeps the connection for the
+next request. Prints "ready" once both ports listen.
 
 silent ADDR [HTTP_PORT HTTPS_PORT]: a home that accepts TCP on both ports
 and never sends a byte; prints "ready", then one line "accepted N" per
@@ -44,13 +45,20 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 class Push(socketserver.StreamRequestHandler):
     def handle(self):
         head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.request.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        lines = head.decode("latin-1").split("\r\n")
-        path = lines[0].split(" ")[1]
+        while True:
+            while b"\r\n\r\n" not in head:
+                chunk = self.request.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            first, head = head.split(b"\r\n\r\n", 1)
+            lines = first.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1]
+            if path != "/ka":
+                break
+            # A plain answer on a connection kept alive for the next one.
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                                 b"\r\nok\n")
         headers = {}
         for line in lines[1:]:
             if ":" in line:
