@@ -7,6 +7,7 @@
 #   ${T}h1 home1: stream.example.test   streams.py serve (SSE, WebSocket)
 #                 echo.example.test     echo.py (wildcard link)
 #   ${T}h2 home2: silent.example.test   streams.py silent (accepts, mute)
+#                 mute.example.test     the same, for the per-visitor cap
 # bob's key adds and removes links under bob.example.org meanwhile.
 
 setup_file() {
@@ -17,6 +18,7 @@ setup_file() {
 	stream_home stream.example.test h1 1 serve
 	echo_home echo.example.test h1 2 --wildcard
 	stream_home silent.example.test h2 3 silent
+	stream_home mute.example.test h2 5 silent
 	for i in 101 102 103 104 105 106; do
 		ip -n "${T}i" addr add "10.77.0.$i/24" dev br0
 	done
@@ -206,10 +208,12 @@ count_ok() {
 
 @test "a visitor over its cap (256) is refused, another visitor is still served" {
 	ip netns exec "${T}i" env GATEWAY="$GATEWAY" python3 \
-		"$REPO/test/apps/streams.py" hold http silent.example.test 80 300 \
+		"$REPO/test/apps/streams.py" hold http mute.example.test 80 300 \
 		10.77.0.106 >"$WORK/holdv.log" 2>&1 &
 	echo $! >"$WORK/holdv.pid"
 	wait_for 300 grep -q held "$WORK/holdv.log"
+	# (A link of its own: the silent one is still at its cap, since its
+	# home never closes the connections the last test left.)
 	run -0 grep -o 'held [0-9]*' "$WORK/holdv.log"
 	[ "$output" = "held 256" ]
 	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
