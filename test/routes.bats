@@ -140,7 +140,7 @@ count_ok() {
 		ssh_as bob add "l$i.bob.example.org" "$key" >/dev/null ||
 			{ echo "add $i failed"; false; }
 	done
-	[ "$(gw list --json | grep -o '"name"' | wc -l)" -eq 53 ]
+	[ "$(gw list --json | grep -o '"name"' | wc -l)" -eq 54 ]
 	for ((i = 1; i <= 50; i++)); do
 		ssh_as bob remove "l$i.bob.example.org" >/dev/null
 	done
