@@ -16,14 +16,15 @@ FUZZ_SECONDS ?= 60
 B = build
 # The helper programs (not HELPERS: that is the gateway setting, and make
 # passes a variable that came from the environment on with its own value).
-PROGS = alloc keys nsstate record routemap
-UNITS = alloc keys record routemap common
+PROGS = alloc keys nsstate record routemap routes
+UNITS = alloc keys record routemap routes common
 FUZZERS = host key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
 DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
-	nginx libnginx-mod-stream wireguard-tools wireguard-go iproute2 \
+	nginx libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
+	wireguard-tools wireguard-go iproute2 \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd \
@@ -39,7 +40,7 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc: $(B)/alloc.o $(B)/common.o
+$(B)/alloc $(B)/routes: $(B)/%: $(B)/%.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/record $(B)/routemap: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
@@ -47,7 +48,7 @@ $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
 $(B)/nsstate: $(B)/nsstate.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
-$(B)/asan/alloc: $(B)/asan/alloc.o $(B)/asan/common.o
+$(B)/asan/alloc $(B)/asan/routes: $(B)/asan/%: $(B)/asan/%.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/record $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
 		$(B)/asan/linkrec.o $(B)/asan/common.o
@@ -75,7 +76,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
-	libnginx-mod-stream \
+	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
 	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
@@ -113,7 +114,7 @@ links: all
 
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
 DEMO_DEPS = build-essential libsodium-dev libnftables-dev nginx \
-	libnginx-mod-stream \
+	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
 	wireguard-tools iproute2 nftables openssh-server openssh-client caddy \
 	pebble curl openssl iputils-ping procps util-linux
 demo:

@@ -16,6 +16,9 @@ NGINX_DIR=$STATE/nginx
 RUN_DIR=$ROOT/run/linkgate
 LOG_DIR=$ROOT/var/log/linkgate
 LOCK=$STATE/gateway.lock
+# Route files routes.js reads (nginx's workers run as nobody: every folder
+# above must let others through, as /run does).
+ROUTES=$RUN_DIR/routes
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 # The C helpers: HELPERS in gateway.conf (read by conf_load; the tests
 # point it at the AddressSanitizer build, which an environment variable
@@ -112,6 +115,25 @@ AUTHORIZED_KEYS=
 WG_GOMEMLIMIT=128MiB
 WG_GOGC=100
 HELPERS=
+# The most links the gateway holds: nginx declares one upstream block per
+# link index at its start (README, Limits: at 1,024 nginx -t takes ~0.06 s
+# and nginx ~60 MB; at 16,383, the default pools' size, ~4.5 s and
+# ~600 MB).
+MAX_LINKS=1024
+# Concurrent connections per link (nginx to the link, :80 and :443
+# together, counted in the link namespace's firewall) and per visitor
+# address (on :80 and on :443 each, in nginx).
+LINK_CONNS=1024
+VISITOR_CONNS=256
+# Fixed, not settings. Each nginx worker may hold this many connections
+# (a proxied one takes two), with this many + 1024 open files (the unit's
+# LimitNOFILE is above it); ~7 MB a worker. A link's whole cap takes 2,048.
+WORKER_CONNECTIONS=16384
+# A stream with nothing sent either way for this long is closed.
+IDLE_TIMEOUT=1h
+# After a reload (gateway settings only), old workers finish their
+# connections for up to this long.
+SHUTDOWN_TIMEOUT=24h
 
 conf_load() {
 	local line key value
@@ -134,6 +156,9 @@ conf_load() {
 		WG_GOMEMLIMIT) WG_GOMEMLIMIT=$value ;;
 		WG_GOGC) WG_GOGC=$value ;;
 		HELPERS) HELPERS=$value ;;
+		MAX_LINKS) MAX_LINKS=$value ;;
+		LINK_CONNS) LINK_CONNS=$value ;;
+		VISITOR_CONNS) VISITOR_CONNS=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -198,6 +223,15 @@ conf_check() {
 	if [ "$HTTP_PORT" -gt 65535 ] || [ "$HTTPS_PORT" -gt 65535 ]; then
 		die "bad port in settings"
 	fi
+	limit_check MAX_LINKS "$MAX_LINKS" 65535
+	limit_check LINK_CONNS "$LINK_CONNS" 100000
+	limit_check VISITOR_CONNS "$VISITOR_CONNS" 100000
+}
+
+# limit_check KEY VALUE MAX: VALUE is a number from 1 to MAX.
+limit_check() {
+	case $2 in '' | *[!0-9]* | 0*) die "bad $1 '$2': 1-$3" ;; esac
+	if [ ${#2} -gt 6 ] || [ "$2" -gt "$3" ]; then die "bad $1 '$2': 1-$3"; fi
 }
 
 # A host clients can reach the gateway at: a name or an IPv4 address.
@@ -254,6 +288,7 @@ max_index() {
 	b=$(pool_size "$TUNNEL_POOL")
 	[ "$a" -lt "$b" ] && b=$a
 	[ "$b" -gt 65535 ] && b=65535
+	[ "$b" -gt "$MAX_LINKS" ] && b=$MAX_LINKS
 	echo "$b"
 }
 

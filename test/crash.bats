@@ -43,15 +43,15 @@ absent() {
 	assert_equal "$(ip -n "${T}g" -o link show | cut -d: -f2 | sort)" "$LINKS_BEFORE"
 }
 
-# present: crash.example.test is whole: record, key, reservation, map
-# entry, namespace with a healthy tunnel, and nginx routes to it.
+# present: crash.example.test is whole: record, key, reservation, route
+# file, namespace with a healthy tunnel, and nginx routes to it.
 present() {
 	local d=$WORK/root/var/lib/linkgate index port
 	index=$("$HELPERS/record" get "$d/links/crash.example.test" INDEX)
 	port=$("$HELPERS/record" get "$d/links/crash.example.test" PORT)
 	[ -s "$d/keys/crash.example.test" ]
 	grep -q "^crash.example.test	$port	$index" <("$HELPERS/alloc" -d "$d" list)
-	grep -q "crash.example.test" "$d/nginx/http-map.conf"
+	grep -qx "link_$index [0-9.]*:443 0" "$WORK/root/run/linkgate/routes/crash.example.test"
 	[ -e "/run/netns/${GWPREFIX}n$index" ]
 	nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports |
 		tr ',' '\n' | awk -F- -v p="$port" '$1 <= p && p <= ($2 ? $2 : $1) { f = 1 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A tiny home app for the tests: answers every request on HTTP and HTTPS
-with who it is, the TCP peer it saw and the forwarding headers it got;
+with who it is, the TCP peer it saw and the forwarding headers it got
+(GET /big-header/N: also a response header X-Big of N bytes);
 a POST also with the length and SHA-256 of the body it read."""
 import hashlib
 import http.server
@@ -19,6 +20,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = body.encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
+        if self.path.startswith("/big-header/"):
+            # A response header of that many bytes of value.
+            self.send_header("X-Big", "b" * int(self.path.split("/")[2]))
         self.end_headers()
         self.wfile.write(data)
 

@@ -36,14 +36,16 @@ net_up() {
 }
 
 # work_dir_check: whether $WORK is absent, or a folder this user made for
-# itself (a real directory, owned by us, mode 0700). A fixed name under
+# itself (a real directory, owned by us, mode 0700, or 0711 once the
+# gateway let nginx's workers through). A fixed name under
 # /tmp can be made first by another local user, who would then choose
 # the PIDs net_down kills and the sysctl value it writes. Exit 1 with a
 # message when it is not ours.
 work_dir_check() {
 	[ -e "$WORK" ] || [ -L "$WORK" ] || return 0
 	if [ -L "$WORK" ] || [ ! -d "$WORK" ] ||
-		[ "$(stat -c %u:%a "$WORK")" != "$(id -u):700" ]; then
+		{ [ "$(stat -c %u:%a "$WORK")" != "$(id -u):700" ] &&
+			[ "$(stat -c %u:%a "$WORK")" != "$(id -u):711" ]; }; then
 		echo "$WORK: not a folder this user made (owner $(stat -c %U "$WORK"), mode $(stat -c %a "$WORK")$([ -L "$WORK" ] && echo ', a symbolic link')): remove it or choose another folder" >&2
 		return 1
 	fi
@@ -58,11 +60,16 @@ net_down() {
 	done
 	[ -e "/run/netns/${T}g" ] && gw down >/dev/null 2>&1
 	for ns in $(ip netns list | cut -d' ' -f1 | grep -E "^(${T}|${GWPREFIX}n)"); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		# A process may end between the listing and the kill.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns"
 	done
 	rm -f /var/run/wireguard/"${GWPREFIX}"*.sock /var/run/wireguard/"${T}"*.sock
-	[ ! -e "$WORK/made-run-sshd" ] || rmdir /run/sshd 2>/dev/null || true
+	# Another suite's sshd may have started after ours and need it still
+	# (without it, sshd resets every connection).
+	if [ -e "$WORK/made-run-sshd" ] && ! pgrep -x sshd >/dev/null; then
+		rmdir /run/sshd 2>/dev/null || true
+	fi
 	if [ -f "$WORK/inotify-limit" ]; then
 		sysctl -qw "fs.inotify.max_user_instances=$(cat "$WORK/inotify-limit")"
 		rm -f "$WORK/inotify-limit"
@@ -93,9 +100,22 @@ link_wg_pids() {
 # would not pass sshd's forced command.
 gw_conf() {
 	mkdir -p "$WORK/root/etc/linkgate"
+	path_traversable "$WORK/root"
 	printf '%s\n' "PREFIX=$GWPREFIX" "PORTS=${GWPORTS:-47000-47099}" \
 		"PUBLIC_HOST=$GATEWAY" ${HELPERS:+"HELPERS=$HELPERS"} \
 		>"$WORK/root/etc/linkgate/gateway.conf"
+}
+
+# path_traversable DIR: lets others through DIR and every folder above it
+# (o+x: enter, not list). nginx's workers (user nobody) read the gateway's
+# route files under DIR; bats makes its temporary folders 0700.
+path_traversable() {
+	local d
+	d=$(readlink -f "$1")
+	while [ "$d" != / ]; do
+		[ -O "$d" ] && chmod o+x "$d"
+		d=$(dirname "$d")
+	done
 }
 
 # inns NS COMMAND...: runs a command in one of the test namespaces.
@@ -216,11 +236,13 @@ nginx_t() {
 }
 
 # state_sum: a checksum of everything a refused request must not change:
-# the gateway's state folder, its reserved ports and its namespaces.
+# the gateway's state folder and route files, its reserved ports and its
+# namespaces.
 state_sum() {
 	{
 		(cd "$WORK/root/var/lib/linkgate" && find . -path ./nginx/stage -prune \
 			-o -type f -print | sort | xargs cat)
+		(cd "$WORK/root/run/linkgate/routes" && grep -r . . | sort) || true
 		nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports
 		ip netns list | grep "^${GWPREFIX}n" | sort
 	} | md5sum

@@ -57,7 +57,7 @@ TEST(serialized_state_parses_back_sorted_by_index)
 {
 	struct resv r[2] = { { "b.example", 40001, 2 },
 			     { "a.example", 40000, 1 } };
-	struct state st = { r, 2 }, back;
+	struct state st = { .r = r, .n = 2 }, back;
 	struct buf b = { 0 };
 	char why[128];
 
@@ -85,12 +85,48 @@ TEST(port_ranges_parse_strictly)
 	check(!kernel_range(&lo, &hi) && lo <= hi);
 }
 
+/* 10,000 reservations parse; a repeated name, port or index anywhere
+ * among them is refused. */
+TEST(a_state_with_a_repeated_name_port_or_index_is_refused)
+{
+	static const char *twins[] = { "z.example.com\t7\t5000\n",
+				       "z.example.com\t20500\t20500\n",
+				       "a9.example.com\t7\t20500\n" };
+	struct buf b = { 0 };
+	struct state st;
+	char why[128];
+	size_t i, k;
+
+	for (k = 0; k <= 3; k++) {
+		buf_free(&b);
+		check(!buf_printf(&b, "%s", STATE_HEADER));
+		for (i = 1; i <= 10000; i++)
+			check(!buf_printf(&b, "a%zu.example.com\t%zu\t%zu\n", i,
+					  20000 + i, i));
+		if (k < 3)
+			check(!buf_printf(&b, "%s", twins[k]));
+		if (k < 3) {
+			check(state_parse(b.data, b.len, &st, why,
+					  sizeof(why)) < 0);
+		} else {
+			check(!state_parse(b.data, b.len, &st, why,
+					   sizeof(why)));
+			check(st.n == 10000 && index_taken(&st, 10000) &&
+			      !index_taken(&st, 10001));
+			free(st.r);
+		}
+	}
+	buf_free(&b);
+}
+
 TEST(a_bound_udp_port_counts_as_taken)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
-	struct state st = { NULL, 0 };
+	struct state st;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&st, 0, sizeof(st));
 
 	check(fd >= 0);
 	check(!bind(fd, (struct sockaddr *)&a, sizeof(a)));
@@ -106,6 +142,7 @@ int main(void)
 	run(corrupt_states_are_refused);
 	run(serialized_state_parses_back_sorted_by_index);
 	run(port_ranges_parse_strictly);
+	run(a_state_with_a_repeated_name_port_or_index_is_refused);
 	run(a_bound_udp_port_counts_as_taken);
 	return check_failed_any();
 }

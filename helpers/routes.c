@@ -1,0 +1,339 @@
+/* routes: writes what nginx's routes.js reads at connection time: one
+ * route file per link (named after the link, replaced by rename, so a
+ * worker reads the old or the new one, never half of one), and the
+ * upstream blocks link_1 ... link_MAX, declared once at nginx's start.
+ *
+ * A route file is one line "link_INDEX ADDRESS:443 WILDCARD\n": the
+ * upstream block for :80, the link side of the veth for :443, 1 when the
+ * link also serves every name under its own. Its values are checked here
+ * and written as given (the record helper derives them from the index);
+ * routes.js does no arithmetic on them. */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INDEX_MAX 65535
+#define KEEPALIVE 16
+#define SYNC_LINE_MAX 512
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: routes write DIR NAME INDEX ADDRESS WILDCARD\n"
+		"       routes remove DIR NAME\n"
+		"       routes sync DIR\n"
+		"       routes upstreams VETH_POOL MAX FILE\n"
+		"\n"
+		"write      writes DIR/NAME: \"link_INDEX ADDRESS:443 WILDCARD\"\n"
+		"           (INDEX 1-65535, ADDRESS an IPv4 address, WILDCARD 0\n"
+		"           or 1), replaced by rename\n"
+		"remove     removes DIR/NAME (no error when it is absent)\n"
+		"sync       reads lines \"NAME INDEX ADDRESS WILDCARD\" on stdin,\n"
+		"           writes each route that differs and removes every\n"
+		"           other route file in DIR\n"
+		"upstreams  writes FILE with nginx upstream blocks link_1 to\n"
+		"           link_MAX, each to address 2 of its index's /30 in\n"
+		"           VETH_POOL (A.B.C.D/LEN) on port 80, with keep-alive\n"
+		"\n"
+		"Exit: 0 ok, 1 refused or failed, 2 usage.\n");
+}
+
+static int valid_addr(const char *v)
+{
+	struct in_addr a;
+	char again[INET_ADDRSTRLEN];
+
+	return inet_pton(AF_INET, v, &a) == 1 &&
+	       inet_ntop(AF_INET, &a, again, sizeof(again)) &&
+	       !strcmp(again, v);
+}
+
+/* Checks one route's fields and formats its line into out (size n).
+ * Returns NULL, or what is wrong. */
+static const char *route_line(const char *name, const char *index,
+			      const char *addr, const char *wildcard,
+			      char *out, size_t n)
+{
+	char norm[HOST_MAX + 1];
+	unsigned long idx, wild;
+
+	if (host_check(name, strlen(name), norm) || strcmp(norm, name))
+		return "bad link name";
+	if (parse_ulong(index, 1, INDEX_MAX, &idx))
+		return "bad index (1-65535)";
+	if (!valid_addr(addr))
+		return "bad address";
+	if (parse_ulong(wildcard, 0, 1, &wild))
+		return "bad wildcard flag (0 or 1)";
+	if ((size_t)snprintf(out, n, "link_%lu %s:443 %lu\n", idx, addr,
+			     wild) >= n)
+		return "route too long";
+	return NULL;
+}
+
+/* Replaces dir/name with data. The temporary name is short: a 253-byte
+ * link name plus a suffix would pass the 255-byte limit of a file name.
+ * No fsync: route files are derived from the records and rewritten by
+ * every make gateway (a real install keeps them in /run). */
+static int route_put(const char *dir, const char *name, const char *data)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	size_t len = strlen(data);
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.r.XXXXXX", dir) >=
+		    sizeof(tmp) ||
+	    (size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >=
+		    sizeof(dst)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -1;
+	/* nginx's workers run as nobody: readable by all. */
+	if (write(fd, data, len) != (ssize_t)len || fchmod(fd, 0644) < 0) {
+		int saved = errno ? errno : EIO;
+
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+		int saved = errno;
+
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether dir/name holds exactly data already. */
+static int route_same(const char *dir, const char *name, const char *data)
+{
+	char path[PATH_MAX];
+	struct buf b = { 0 };
+	int same;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return 0;
+	same = read_file(path, 256, &b) == 0 && b.len == strlen(data) &&
+	       !memcmp(b.data, data, b.len);
+	buf_free(&b);
+	return same;
+}
+
+static int cmd_write(const char *dir, const char *name, const char *index,
+		     const char *addr, const char *wildcard)
+{
+	char line[128], shown[72];
+	const char *why = route_line(name, index, addr, wildcard, line,
+				     sizeof(line));
+
+	if (why)
+		errx(EXIT_REFUSED, "%s: %s", printable(name, shown,
+						       sizeof(shown)), why);
+	if (route_put(dir, name, line) < 0)
+		err(EXIT_REFUSED, "%s/%s", dir, name);
+	return 0;
+}
+
+static int cmd_remove(const char *dir, const char *name)
+{
+	char path[PATH_MAX], norm[HOST_MAX + 1], shown[72];
+
+	if (host_check(name, strlen(name), norm) || strcmp(norm, name))
+		errx(EXIT_REFUSED, "bad link name '%s'",
+		     printable(name, shown, sizeof(shown)));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		errx(EXIT_REFUSED, "%s: path too long", dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		err(EXIT_REFUSED, "%s", path);
+	return 0;
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* sync: every valid line on stdin becomes a route file; a bad line is
+ * reported and its name left out (exit 1 at the end); route files of
+ * names not given are removed. */
+static int cmd_sync(const char *dir)
+{
+	char line[SYNC_LINE_MAX + 2], out[128], shown[72];
+	char **names = NULL;
+	size_t n = 0, cap = 0, lineno = 0;
+	int bad = 0;
+	DIR *d;
+	struct dirent *e;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		char *f[5], *save = NULL, *p = line;
+		const char *why;
+		int k = 0;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(stdin)) {
+			warnx("line %zu is too long", lineno);
+			return EXIT_REFUSED;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		while (k < 5 && (f[k] = strtok_r(p, " ", &save)) != NULL) {
+			p = NULL;
+			k++;
+		}
+		if (k != 4) {
+			warnx("line %zu: not NAME INDEX ADDRESS WILDCARD",
+			      lineno);
+			bad = 1;
+			continue;
+		}
+		why = route_line(f[0], f[1], f[2], f[3], out, sizeof(out));
+		if (why) {
+			warnx("%s: %s; left out",
+			      printable(f[0], shown, sizeof(shown)), why);
+			bad = 1;
+			continue;
+		}
+		if (n == cap) {
+			char **grown;
+
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(names, cap * sizeof(*names));
+			if (!grown)
+				err(EXIT_REFUSED, "routes");
+			names = grown;
+		}
+		names[n] = strdup(f[0]);
+		if (!names[n])
+			err(EXIT_REFUSED, "routes");
+		n++;
+		if (!route_same(dir, f[0], out) && route_put(dir, f[0], out) < 0)
+			err(EXIT_REFUSED, "%s/%s", dir, f[0]);
+	}
+	if (ferror(stdin))
+		err(EXIT_REFUSED, "stdin");
+	if (n)
+		qsort(names, n, sizeof(*names), by_str);
+	d = opendir(dir);
+	if (!d)
+		err(EXIT_REFUSED, "%s", dir);
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		char *key = e->d_name, path[PATH_MAX];
+
+		if (!strcmp(key, ".") || !strcmp(key, ".."))
+			continue;
+		if (n && bsearch(&key, names, n, sizeof(*names), by_str))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, key) <
+			    sizeof(path) &&
+		    unlink(path) < 0 && errno != ENOENT)
+			err(EXIT_REFUSED, "%s", path);
+	}
+	if (errno)
+		err(EXIT_REFUSED, "%s", dir);
+	closedir(d);
+	while (n)
+		free(names[--n]);
+	free(names);
+	return bad ? EXIT_REFUSED : 0;
+}
+
+/* The link side of index's veth: address 2 of its /30 in pool, the rule
+ * pool_addr in gateway/lib.sh uses. Returns NULL or what is wrong. */
+static const char *veth_link_addr(const char *pool, unsigned long index,
+				  char *out, size_t n)
+{
+	char base[INET_ADDRSTRLEN];
+	const char *slash = strchr(pool, '/');
+	unsigned long len;
+	struct in_addr a;
+	uint32_t net, addr;
+
+	if (!slash || (size_t)(slash - pool) >= sizeof(base))
+		return "bad pool (A.B.C.D/LEN)";
+	memcpy(base, pool, (size_t)(slash - pool));
+	base[slash - pool] = '\0';
+	if (!valid_addr(base) || parse_ulong(slash + 1, 8, 28, &len))
+		return "bad pool (A.B.C.D/LEN, LEN 8-28)";
+	if (index > (1UL << (32 - len)) / 4 - 1)
+		return "pool too small for MAX";
+	inet_pton(AF_INET, base, &a);
+	net = ntohl(a.s_addr) & ~((1U << (32 - len)) - 1);
+	addr = net + (uint32_t)index * 4 + 2;
+	a.s_addr = htonl(addr);
+	if (!inet_ntop(AF_INET, &a, out, (socklen_t)n))
+		return "bad address";
+	return NULL;
+}
+
+static int cmd_upstreams(const char *pool, const char *max, const char *file)
+{
+	unsigned long m, i;
+	struct buf b = { 0 };
+	char addr[INET_ADDRSTRLEN], dir[PATH_MAX], shown[72];
+	const char *why, *slash = strrchr(file, '/');
+
+	if (parse_ulong(max, 1, INDEX_MAX, &m))
+		errx(EXIT_REFUSED, "bad MAX '%s': 1-65535",
+		     printable(max, shown, sizeof(shown)));
+	if (buf_printf(&b, "# generated by routes: do not edit\n") < 0)
+		err(EXIT_REFUSED, "upstreams");
+	for (i = 1; i <= m; i++) {
+		why = veth_link_addr(pool, i, addr, sizeof(addr));
+		if (why)
+			errx(EXIT_REFUSED, "%s: %s",
+			     printable(pool, shown, sizeof(shown)), why);
+		if (buf_printf(&b, "upstream link_%lu {\n\tserver %s:80;\n"
+				   "\tkeepalive %d;\n}\n",
+			       i, addr, KEEPALIVE) < 0)
+			err(EXIT_REFUSED, "upstreams");
+	}
+	if (!slash)
+		strcpy(dir, ".");
+	else if ((size_t)(slash - file) < sizeof(dir)) {
+		memcpy(dir, file, (size_t)(slash - file));
+		dir[slash - file] = '\0';
+	} else
+		errx(EXIT_REFUSED, "%s: path too long", file);
+	if (write_atomic(dir[0] ? dir : "/", slash ? slash + 1 : file, b.data,
+			 b.len, 0644) < 0)
+		err(EXIT_REFUSED, "%s", file);
+	buf_free(&b);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc == 7 && !strcmp(argv[1], "write"))
+		return cmd_write(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc == 4 && !strcmp(argv[1], "remove"))
+		return cmd_remove(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "sync"))
+		return cmd_sync(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "upstreams"))
+		return cmd_upstreams(argv[2], argv[3], argv[4]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,92 @@
+// routes.js: nginx's route lookup (njs 0.7.9, http and stream js_set).
+// Input: the visitor's host name, the Host header on :80 ($host) or the TLS
+// SNI on :443 ($ssl_preread_server_name), and $link_routes, the folder of
+// route files linkgate writes (one per link, named after it, replaced by
+// rename; made by the routemap helper, never computed here).
+// Output: on :80 the link's upstream block name ("link_7"), on :443 its
+// address ("198.18.0.30:443"); "" for a name no link serves or a name that
+// is not a valid host name (nginx then answers 404 or closes).
+//
+// A route file is one line: UPSTREAM ADDRESS:443 WILDCARD, e.g.
+// "link_7 198.18.0.30:443 1". A name is served by its own link, or else by
+// the nearest parent name whose link is a wildcard one.
+//
+// The name is folded (lower case, one trailing dot dropped: browsers keep
+// it in Host) and checked like helpers/common.c host_check (a-z, 0-9, '-',
+// labels of 1-63, 2 labels at least, at most 253 characters) before any
+// file is opened, so "../x" or "/" can never reach a path. A wildcard
+// lookup tries at most PARENTS_MAX parent names (a wildcard link serves
+// names up to that many labels below its own), so one request opens at
+// most PARENTS_MAX + 1 files.
+import fs from 'fs';
+
+const HOST_MAX = 253;
+const PARENTS_MAX = 8;
+// Labels of 1-63 of a-z, 0-9 and '-' (not first or last), two at least;
+// the last one has a letter.
+const NAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const LAST_HAS_LETTER = /[a-z][a-z0-9-]*$/;
+const ROUTE = /^(link_[1-9][0-9]{0,4}) ([0-9]{1,3}(\.[0-9]{1,3}){3}:443) ([01])\n$/;
+
+// fold: the host name to look up, or null when it is not a valid one.
+// One regular expression, no split: this runs on every request.
+function fold(name) {
+	if (typeof name !== 'string' || name.length === 0 ||
+	    name.length > HOST_MAX + 1)
+		return null;
+	let s = name.toLowerCase();
+	if (s[s.length - 1] === '.')
+		s = s.slice(0, -1);
+	if (s.length > HOST_MAX || !NAME.test(s) || !LAST_HAS_LETTER.test(s))
+		return null;
+	return s;
+}
+
+// route: [upstream, address, wildcard] from the route file of one name,
+// or null when there is none (or it is not well formed).
+function route(dir, name) {
+	let text;
+	try {
+		text = fs.readFileSync(dir + '/' + name, 'utf8');
+	} catch (e) {
+		return null;
+	}
+	const m = ROUTE.exec(text);
+	return m ? [m[1], m[2], m[4] === '1'] : null;
+}
+
+function lookup(dir, host) {
+	let name = fold(host);
+	if (!name || !dir)
+		return null;
+	let r = route(dir, name);
+	if (r)
+		return r;
+	// Parents keep at least two labels: a link name has a dot.
+	for (let i = 0; i < PARENTS_MAX; i++) {
+		name = name.slice(name.indexOf('.') + 1);
+		if (name.indexOf('.') < 0)
+			return null;
+		r = route(dir, name);
+		if (r && r[2])
+			return r;
+	}
+	return null;
+}
+
+// http: js_set $link_http routes.http;
+function http(r) {
+	const found = lookup(r.variables.link_routes, r.variables.host);
+	return found ? found[0] : '';
+}
+
+// stream: js_set $link_stream routes.stream; only read by proxy_pass,
+// after ssl_preread has read the SNI (a directive of an earlier phase,
+// like limit_conn, would see no name yet).
+function stream(s) {
+	const found = lookup(s.variables.link_routes,
+			     s.variables.ssl_preread_server_name);
+	return found ? found[1] : '';
+}
+
+export default { http, stream, fold };
