@@ -18,7 +18,7 @@ B = build
 # passes a variable that came from the environment on with its own value).
 PROGS = alloc keys nsstate record routemap routes
 UNITS = alloc keys record routes common
-FUZZERS = host key record
+FUZZERS = host key record route
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
