@@ -92,7 +92,7 @@ TEST(unknown_keys_are_kept_in_order_and_rewritten)
 	check(!parse(text, &r, &extra, why));
 	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
 	check(!record_format(&r, &extra, &out));
-	check(strstr(out.data, "CREATED=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
+	check(strstr(out.data, "CONNS=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
 			       "EMPTY=\n") != NULL);
 	check(!parse(out.data, &again, &extra2, why));
 	check(!strcmp(extra2.data, extra.data));
