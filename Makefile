@@ -17,8 +17,8 @@ B = build
 # The helper programs (not HELPERS: that is the gateway setting, and make
 # passes a variable that came from the environment on with its own value).
 PROGS = alloc keys nsstate record routemap routes
-UNITS = alloc keys record routemap routes common
-FUZZERS = host key record render
+UNITS = alloc keys record routes common
+FUZZERS = host key record route
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
@@ -40,18 +40,19 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/routes: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc $(B)/routemap $(B)/routes: $(B)/%: $(B)/%.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
-$(B)/record $(B)/routemap: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
+$(B)/record: $(B)/record.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
 $(B)/nsstate: $(B)/nsstate.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
-$(B)/asan/alloc $(B)/asan/routes: $(B)/asan/%: $(B)/asan/%.o $(B)/asan/common.o
+$(B)/asan/alloc $(B)/asan/routemap $(B)/asan/routes: $(B)/asan/%: \
+		$(B)/asan/%.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
-$(B)/asan/record $(B)/asan/routemap: $(B)/asan/%: $(B)/asan/%.o \
-		$(B)/asan/linkrec.o $(B)/asan/common.o
+$(B)/asan/record: $(B)/asan/record.o $(B)/asan/linkrec.o \
+		$(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/keys: $(B)/asan/keys.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)

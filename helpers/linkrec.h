@@ -1,5 +1,5 @@
-/* The link record, shared by record (its owner: writes, reads, validates,
- * prints it) and routemap (renders nginx's maps from it). The format is
+/* The link record: its parser and writer, used by the record helper (the
+ * record's one owner: writes, reads, validates, prints it). The format is
  * described once, in README.md ("The link record"). */
 #ifndef LINKGATE_LINKREC_H
 #define LINKGATE_LINKREC_H

@@ -2,7 +2,7 @@
 // Input: the visitor's host name, the Host header on :80 ($host) or the TLS
 // SNI on :443 ($ssl_preread_server_name), and $link_routes, the folder of
 // route files linkgate writes (one per link, named after it, replaced by
-// rename; made by the routemap helper, never computed here).
+// rename; made by the routes helper, never computed here).
 // Output: on :80 the link's upstream block name ("link_7"), on :443 its
 // address ("198.18.0.30:443"); "" for a name no link serves or a name that
 // is not a valid host name (nginx then answers 404 or closes).

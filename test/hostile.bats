@@ -37,7 +37,7 @@ unchanged() {
 }
 
 # cases FILE: the corpus's cases, escapes expanded, one a line. A NUL
-# cannot cross exec or ssh (routemap.bats feeds those to the record
+# cannot cross exec or ssh (record.bats feeds those to the record
 # parser instead), so cases with one are left out here.
 cases() {
 	local line

@@ -99,6 +99,33 @@ new() {
 	run -2 record get "$D/b.example.com"
 }
 
+@test "show refuses a record with a NUL byte or without its final newline" {
+	v1 a.example.com
+	printf 'FUTURE=x\0y\n' >>"$D/a.example.com"
+	run -1 record show "$D/a.example.com"
+	assert_output "record: record $D/a.example.com is corrupt (contains a NUL byte)"
+	v1 b.example.com
+	printf 'FUTURE=x' >>"$D/b.example.com"
+	run -1 record show "$D/b.example.com"
+	assert_output "record: record $D/b.example.com is corrupt (line 14 is truncated)"
+}
+
+@test "every hostile name in the corpus is refused as a record's NAME" {
+	v1 a.example.com
+	n=0
+	while IFS= read -r line; do
+		case $line in '#'*) continue ;; esac
+		# NUL bytes and newlines too: the file holds the bytes.
+		{ printf 'NAME=%b\n' "$line"; tail -n +2 "$D/a.example.com"; } \
+			>"$D/hostile"
+		run -1 record show "$D/hostile"
+		assert_output --partial "is corrupt ("
+		refute_output --partial "NAME is not the file name"
+		n=$((n + 1))
+	done <"$REPO/test/corpus/bad-hosts"
+	[ "$n" -ge 60 ]
+}
+
 @test "list prints one line per record, corrupt ones named" {
 	v1 a.example.com
 	new c.example.com

@@ -1,12 +1,12 @@
-/* libFuzzer target: the record parser never accepts a record whose
- * rendered map lines could carry nginx syntax, and what it accepts is
- * written back (kept unknown keys included) as a record that parses to the
- * same fields. */
-#define main routemap_main
-#include "../../helpers/routemap.c"
-#undef main
+/* libFuzzer target: the record parser never accepts a record whose name
+ * or veth address could carry nginx syntax or split a "routes sync" line,
+ * and what it accepts is written back (kept unknown keys included) as a
+ * record that parses to the same fields. */
+#include "linkrec.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,6 @@
-/* Native tests of the link record: versions, defaults, unknown keys, the
- * format written, derived addresses, and the record command's set. */
+/* Native tests of the link record: versions, defaults, unknown keys,
+ * corrupt records, the format written, derived addresses, and the record
+ * command's set. */
 #define main record_main
 #include "../../helpers/record.c"
 #undef main
@@ -91,7 +92,7 @@ TEST(unknown_keys_are_kept_in_order_and_rewritten)
 	check(!parse(text, &r, &extra, why));
 	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
 	check(!record_format(&r, &extra, &out));
-	check(strstr(out.data, "CREATED=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
+	check(strstr(out.data, "CONNS=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
 			       "EMPTY=\n") != NULL);
 	check(!parse(out.data, &again, &extra2, why));
 	check(!strcmp(extra2.data, extra.data));
@@ -128,6 +129,53 @@ TEST(newer_or_bad_versions_are_refused)
 	check(parse(text, &r, NULL, why) == -1);
 	snprintf(text, sizeof(text), "%sVERSION=2\n", v2_min);
 	check(parse(text, &r, NULL, why) == -1 && strstr(why, "twice"));
+}
+
+TEST(corrupt_records_are_refused)
+{
+	/* One edit of v1 each: a bad value of each kind, a key twice, a
+	 * required key missing, a key in lower case, a line without '=' or
+	 * without a key. */
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{ "NAME=app.example.com", "NAME=app.example.com;" },
+		{ "NAME=app.example.com", "NAME=App.example.com" },
+		{ "NAME=app.example.com", "NAME=app.example.com }" },
+		{ "INDEX=3", "INDEX=0" },
+		{ "INDEX=3", "INDEX=3x" },
+		{ "PORT=40003", "PORT=65536" },
+		{ "VETH_LINK=198.18.0.14", "VETH_LINK=198.18.0.14;" },
+		{ "VETH_LINK=198.18.0.14", "VETH_LINK=198.18.0.014" },
+		{ "VETH_LINK=198.18.0.14", "VETH_LINK=unix:/x" },
+		{ "WILDCARD=1", "WILDCARD=2" },
+		{ "MTU=1420", "MTU=100" },
+		{ "OWNER=alice", "OWNER=al ice" },
+		{ "CLIENT_KEY=Y", "CLIENT_KEY=;" },
+		{ "INDEX=3\n", "INDEX=3\nINDEX=4\n" },
+		{ "INDEX=3\n", "" },
+		{ "INDEX=3\n", "index=3\n" },
+		{ "INDEX=3\n", "INDEX 3\n" },
+		{ "INDEX=3\n", "=3\n" },
+	};
+	struct record r;
+	char text[2048], why[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(v1, edits[i].from);
+
+		check(at != NULL);
+		if (!at)
+			continue;
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - v1), v1,
+			 edits[i].to, at + strlen(edits[i].from));
+		check(parse(text, &r, NULL, why) == -1);
+	}
+	check(!parse(v1, &r, NULL, why));
+	snprintf(text, sizeof(text), "%s", v1);
+	text[strlen(text) - 1] = '\0'; /* no final newline */
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "truncated"));
 }
 
 TEST(show_prints_every_field_and_the_derived_names)
@@ -205,6 +253,7 @@ int main(void)
 	run(unknown_keys_are_kept_in_order_and_rewritten);
 	run(a_version_1_record_is_written_as_version_2);
 	run(newer_or_bad_versions_are_refused);
+	run(corrupt_records_are_refused);
 	run(show_prints_every_field_and_the_derived_names);
 	run(pool_addresses_follow_the_index);
 	run(set_creates_updates_and_keeps_unknown_keys);
