@@ -121,18 +121,22 @@ static int route_put(const char *dir, const char *name, const char *data)
 	return 0;
 }
 
-/* Whether dir/name holds exactly data already. */
+/* Whether dir/name is a regular file of mode 0644 holding exactly data. */
 static int route_same(const char *dir, const char *name, const char *data)
 {
 	char path[PATH_MAX];
 	struct buf b = { 0 };
+	struct stat st;
 	int same;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    sizeof(path))
 		return 0;
-	same = read_file(path, 256, &b) == 0 && b.len == strlen(data) &&
-	       !memcmp(b.data, data, b.len);
+	/* The mode counts too: a route file nginx's workers (nobody) cannot
+	 * read is a link down (a chmod by hand). */
+	same = lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       (st.st_mode & 07777) == 0644 && read_file(path, 256, &b) == 0 &&
+	       b.len == strlen(data) && !memcmp(b.data, data, b.len);
 	buf_free(&b);
 	return same;
 }

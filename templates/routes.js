@@ -9,7 +9,7 @@
 //
 // A route file is one line: UPSTREAM ADDRESS:443 WILDCARD, e.g.
 // "link_7 198.18.0.30:443 1". A name is served by its own link, or else by
-// the nearest parent name whose link is a wildcard one.
+// the nearest parent name that has a link, if that link is a wildcard one.
 //
 // The name is folded (lower case, one trailing dot dropped: browsers keep
 // it in Host) and checked like helpers/common.c host_check (a-z, 0-9, '-',
@@ -68,8 +68,11 @@ function lookup(dir, host) {
 		if (name.indexOf('.') < 0)
 			return null;
 		r = route(dir, name);
-		if (r && r[2])
-			return r;
+		// The nearest existing link decides, as a DNS wildcard stops at
+		// the closest name that exists (RFC 4592): a link that is not a
+		// wildcard one hides a wildcard further up (another key's).
+		if (r)
+			return r[2] ? r : null;
 	}
 	return null;
 }

@@ -282,6 +282,26 @@ damaged() {
 	assert_output --partial "home=app3.example.test "
 }
 
+@test "a link whose record is unreadable is removed whole by root by its reservation; its owner's key is told to ask the admin" {
+	local d=$WORK/root/var/lib/linkgate idx
+	run -0 ssh_as alice add broken.example.test "$(wg genkey | wg pubkey)"
+	idx=$("$HELPERS/record" get "$d/links/broken.example.test" INDEX)
+	[ -e "/run/netns/${GWPREFIX}n$idx" ]
+	echo INDEX=x >>"$d/links/broken.example.test"
+	run -1 ssh_as alice remove broken.example.test
+	assert_output "linkgate: record of broken.example.test is corrupt: the gateway's admin can remove it"
+	[ -f "$d/links/broken.example.test" ]
+	run -0 gw remove broken.example.test
+	assert_line --regexp "^linkgate: record of broken\.example\.test is corrupt; removing the link of its reservation \(index $idx, port [0-9]+\)$"
+	assert_line "removed broken.example.test"
+	[ ! -e "$d/links/broken.example.test" ]
+	[ ! -e "$d/keys/broken.example.test" ]
+	[ ! -e "$WORK/root/run/linkgate/routes/broken.example.test" ]
+	[ ! -e "/run/netns/${GWPREFIX}n$idx" ]
+	run -1 grep -q broken.example.test <("$HELPERS/alloc" -d "$d" list)
+	[ ! -e "$d/owners/alice/links/broken.example.test" ]
+}
+
 @test "the helpers named in gateway.conf are the ones the gateway runs, over ssh too" {
 	local conf=$WORK/root/etc/linkgate/gateway.conf
 	cp "$conf" "$WORK/conf.saved"

@@ -319,6 +319,17 @@ count_ok() {
 	[ "$output" = 400 ]
 }
 
+@test "a link that is not a wildcard one hides a wildcard link above it from the names below it, as in DNS" {
+	gw add inner.echo.example.test "$(wg genkey | wg pubkey)" >/dev/null
+	run -0 visit x.inner.echo.example.test
+	assert_output "no such link"
+	run -0 visit x.other.echo.example.test
+	assert_output --partial "home=echo.example.test"
+	gw remove inner.echo.example.test >/dev/null
+	run -0 visit x.inner.echo.example.test
+	assert_output --partial "home=echo.example.test"
+}
+
 @test "an SNI that climbs out of the route folder reaches no file: the connection closes" {
 	local planted=$WORK/root/run/linkgate/planted.example.test
 	# A valid route one folder up, for a name routes.js must never build.

@@ -70,6 +70,25 @@ TEST(a_route_is_replaced_whole_and_compared)
 	rmdir(dir);
 }
 
+/* A route file of the right content that nobody may read (a chmod by
+ * hand) is not the same: sync writes it again with mode 0644. */
+TEST(a_route_file_of_another_mode_differs)
+{
+	char dir[] = "/tmp/test_routes.XXXXXX", path[PATH_MAX];
+	struct stat st;
+
+	check(mkdtemp(dir) != NULL);
+	check(!route_put(dir, "a.example.com", "link_1 198.18.0.6:443 0\n"));
+	snprintf(path, sizeof(path), "%s/a.example.com", dir);
+	check(!chmod(path, 0600));
+	check(!route_same(dir, "a.example.com", "link_1 198.18.0.6:443 0\n"));
+	check(!route_put(dir, "a.example.com", "link_1 198.18.0.6:443 0\n"));
+	check(!stat(path, &st) && (st.st_mode & 07777) == 0644);
+	check(route_same(dir, "a.example.com", "link_1 198.18.0.6:443 0\n"));
+	unlink(path);
+	rmdir(dir);
+}
+
 /* 253 bytes plus a temporary suffix would pass the 255-byte name limit. */
 TEST(a_253_character_name_gets_its_route)
 {
@@ -94,6 +113,7 @@ int main(void)
 	run(bad_route_fields_are_refused);
 	run(the_upstream_address_is_the_link_end_of_the_index_s_veth);
 	run(a_route_is_replaced_whole_and_compared);
+	run(a_route_file_of_another_mode_differs);
 	run(a_253_character_name_gets_its_route);
 	return check_failed_any();
 }
