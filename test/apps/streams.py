@@ -22,8 +22,9 @@ was missing.
 
 hold KIND HOST PORT COUNT SOURCES: opens COUNT connections to the
 gateway (GATEWAY) from the comma-separated source addresses in turn,
-KIND http (sends a GET for HOST, reads nothing) or tls (sends a
-ClientHello with SNI HOST), holds them, prints "held N open" once all
+KIND http (sends a GET for HOST, reads nothing), idle (sends a GET,
+then keeps the answered connection idle) or tls (sends a ClientHello
+with SNI HOST), holds them, prints "held N open" once all
 were tried (N still open a second later), then sleeps until killed.
 """
 import base64
@@ -207,6 +208,8 @@ def hold(kind, host, port, count, sources):
             pass
         hello = out.read()
     else:
+        # http: a request the home never answers; idle: one it answers,
+        # after which the connection stays open (keep-alive), idle.
         hello = ("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode()
     held = []
     for i in range(int(count)):
@@ -224,7 +227,12 @@ def hold(kind, host, port, count, sources):
     for s in held:
         s.setblocking(False)
         try:
-            s.recv(1)  # an answer or the end: not held
+            if kind == "idle":
+                # Its answer read; open while no end of stream comes.
+                while s.recv(65536):
+                    pass
+            else:
+                s.recv(1)  # an answer or the end: not held
         except BlockingIOError:
             alive += 1
         except OSError:
