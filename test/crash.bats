@@ -56,7 +56,7 @@ present() {
 	nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports |
 		tr ',' '\n' | awk -F- -v p="$port" '$1 <= p && p <= ($2 ? $2 : $1) { f = 1 }
 			END { exit !f }'
-	run -0 gw status crash.example.test
+	run -0 gw status --probe crash.example.test
 	assert_output --regexp 'crash.example.test +up'
 	# No home behind it: nginx routes it into the tunnel, where the request
 	# waits (000), rather than refusing it (404).
@@ -201,7 +201,7 @@ tiny_state() {
 	[ -f "$d/links/full.example.test" ]
 	[ -f "$d/keys/full.example.test" ]
 	grep -q full.example.test "$d/nginx/http-map.conf"
-	run -0 gw status full.example.test
+	run -0 gw status --probe full.example.test
 	assert_output --regexp 'full.example.test +up'
 	run -0 gw remove full.example.test
 	run -1 grep full.example.test "$d/nginx/http-map.conf"
