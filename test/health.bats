@@ -41,7 +41,16 @@ setup_file() {
 	key_link alice a.example.test h2 4
 	key_link bob b.bob.example.org h2 5
 	for n in 1 2 3 4 5; do
-		wait_for 50 handshaken "$n"
+		wait_for 50 handshaken "$n" || {
+			echo "# peer $n: no handshake: $(ip netns exec "$T$(peer_home "$n")" wg show "${T}c$n" 2>&1 | tr '\n' ' ')" >&3
+			mkdir -p /tmp/hw/debug
+			cp -r "$WORK/root/var/log/linkgate" "$WORK"/add*.out /tmp/hw/debug/ || :
+			wg show all >/tmp/hw/debug/wg-all 2>&1 || :
+			ps -ef | grep -F wireguard-go >/tmp/hw/debug/ps || :
+			nsenter --net="/run/netns/${T}g" ss -lun >/tmp/hw/debug/ss || :
+			ip netns list >/tmp/hw/debug/netns || :
+			return 1
+		}
 	done
 }
 
@@ -77,11 +86,16 @@ key_link() {
 	echo_app "$3" "$client" "$2"
 }
 
-# handshaken N: home peer N has a handshake with the gateway.
+# handshaken N: home peer N has a handshake with the gateway; if not, a
+# ping through the tunnel (the link namespace answers it) starts one.
 handshaken() {
-	local home
+	local home client gwaddr t
 	home=$(peer_home "$1")
-	[ "$(ip netns exec "$T$home" wg show "${T}c$1" latest-handshakes | cut -f2)" -gt 0 ]
+	t=$(ip netns exec "$T$home" wg show "${T}c$1" latest-handshakes | cut -f2)
+	[ "${t:-0}" -gt 0 ] && return 0
+	IFS=$'\t' read -r _ _ _ client gwaddr _ <"$WORK/add$1.out"
+	ip netns exec "$T$home" ping -q -c 1 -W 1 -I "$client" "$gwaddr" >/dev/null 2>&1 || :
+	return 1
 }
 
 # peer_home N: the home of peer N (as setup_file placed them).
