@@ -43,12 +43,6 @@ setup_file() {
 	for n in 1 2 3 4 5; do
 		wait_for 50 handshaken "$n" || {
 			echo "# peer $n: no handshake: $(ip netns exec "$T$(peer_home "$n")" wg show "${T}c$n" 2>&1 | tr '\n' ' ')" >&3
-			mkdir -p /tmp/hw/debug
-			cp -r "$WORK/root/var/log/linkgate" "$WORK"/add*.out /tmp/hw/debug/ || :
-			wg show all >/tmp/hw/debug/wg-all 2>&1 || :
-			ps -ef | grep -F wireguard-go >/tmp/hw/debug/ps || :
-			nsenter --net="/run/netns/${T}g" ss -lun >/tmp/hw/debug/ss || :
-			ip netns list >/tmp/hw/debug/netns || :
 			return 1
 		}
 	done
@@ -378,12 +372,20 @@ gw_probe_up() {
 	[ ! -e "$WORK/root/var/log/linkgate/access.log" ]
 }
 
+# logged_visit: a visit to up.example.test/logged-path is in access.log.
+logged_visit() {
+	visit up.example.test http /logged-path >/dev/null &&
+		grep -qF "$VISITOR \"up.example.test\" 200 GET \"/logged-path\"" \
+			"$WORK/root/var/log/linkgate/access.log" 2>/dev/null
+}
+
 @test "ACCESS_LOG=1 logs each visitor request and nginx's errors with the visitor's address" {
 	conf=$WORK/root/etc/linkgate/gateway.conf
 	cp "$conf" "$WORK/conf.saved"
 	echo ACCESS_LOG=1 >>"$conf"
 	gw start >/dev/null
-	run -0 visit up.example.test http /logged-path
+	# Until nginx's new workers (after the reload) take the requests.
+	wait_for 50 logged_visit
 	run -0 visit up.example.test https
 	run -0 visit noapp.example.test
 	run -0 grep -F "$VISITOR \"up.example.test\" 200 GET \"/logged-path\"" \
