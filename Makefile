@@ -28,7 +28,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd \
-	logrotate
+	logrotate jq prometheus prometheus-node-exporter
 
 all: $(PROGS:%=$(B)/%)
 
@@ -78,7 +78,8 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
 	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
-	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate
+	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate \
+	jq openssl
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
 		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
@@ -186,9 +187,12 @@ install: all
 uninstall:
 	-systemctl disable --now linkgate.service 2>/dev/null
 	-systemctl disable --now linkgate-check.timer 2>/dev/null
+	-systemctl disable --now linkgate-health.timer 2>/dev/null
 	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service \
 		$(DESTDIR)/etc/systemd/system/linkgate-check.service \
 		$(DESTDIR)/etc/systemd/system/linkgate-check.timer \
+		$(DESTDIR)/etc/systemd/system/linkgate-health.service \
+		$(DESTDIR)/etc/systemd/system/linkgate-health.timer \
 		$(DESTDIR)/etc/systemd/system/link-client@.service \
 		$(DESTDIR)$(PREFIX)/bin/linkgate-link $(DESTDIR)$(PREFIX)/bin/link-client
 	rm -rf $(DESTDIR)$(LIBEXEC)

@@ -16,6 +16,11 @@ NGINX_DIR=$STATE/nginx
 RUN_DIR=$ROOT/run/linkgate
 LOG_DIR=$ROOT/var/log/linkgate
 LOCK=$STATE/gateway.lock
+# Health: one KEY=value file per link (linkgate health), its lock, and the
+# last reconcile's figures for the metrics.
+HEALTH=$STATE/health
+HEALTH_LOCK=$STATE/health.lock
+RECONCILE_STATS=$RUN_DIR/reconcile.stats
 # Route files routes.js reads (nginx's workers run as nobody: every folder
 # above must let others through, as /run does).
 ROUTES=$RUN_DIR/routes
@@ -125,6 +130,23 @@ MAX_LINKS=1024
 # address (on :80 and on :443 each, in nginx).
 LINK_CONNS=1024
 VISITOR_CONNS=256
+# Health checks (linkgate health, run by linkgate-health.timer every
+# HEALTH_INTERVAL seconds): at most HEALTH_JOBS links probed at once, each
+# probe (the health path, then the TLS handshake) given HEALTH_TIMEOUT
+# seconds. A round of N links whose homes all went down in the last 3
+# minutes takes about ceil(N / HEALTH_JOBS) * HEALTH_TIMEOUT (1,000 links:
+# 32 s); homes down for longer cost no probe (see health_probe).
+HEALTH_INTERVAL=30
+HEALTH_JOBS=64
+HEALTH_TIMEOUT=2
+# The textfile of node_exporter's textfile collector (Debian's
+# prometheus-node-exporter reads /var/lib/prometheus/node-exporter); off:
+# none.
+METRICS_DIR=
+# 1: nginx logs every visitor request and connection (access.log) and its
+# errors with the visitor's address; 0 (default): nothing of visitors is
+# stored.
+ACCESS_LOG=0
 # Fixed, not settings. Each nginx worker may hold this many connections
 # (a proxied one takes two), with this many + 1024 open files (the unit's
 # LimitNOFILE is above it); ~7 MB a worker. A link's whole cap takes 2,048.
@@ -137,7 +159,7 @@ SHUTDOWN_TIMEOUT=24h
 
 conf_load() {
 	local line key value
-	[ -f "$CONF_FILE" ] || return 0
+	[ -f "$CONF_FILE" ] || { conf_check; return 0; }
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in '' | '#'*) continue ;; esac
 		key=${line%%=*}
@@ -159,6 +181,11 @@ conf_load() {
 		MAX_LINKS) MAX_LINKS=$value ;;
 		LINK_CONNS) LINK_CONNS=$value ;;
 		VISITOR_CONNS) VISITOR_CONNS=$value ;;
+		HEALTH_INTERVAL) HEALTH_INTERVAL=$value ;;
+		HEALTH_JOBS) HEALTH_JOBS=$value ;;
+		HEALTH_TIMEOUT) HEALTH_TIMEOUT=$value ;;
+		METRICS_DIR) METRICS_DIR=$value ;;
+		ACCESS_LOG) ACCESS_LOG=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -226,6 +253,16 @@ conf_check() {
 	limit_check MAX_LINKS "$MAX_LINKS" 65535
 	limit_check LINK_CONNS "$LINK_CONNS" 100000
 	limit_check VISITOR_CONNS "$VISITOR_CONNS" 100000
+	limit_check HEALTH_INTERVAL "$HEALTH_INTERVAL" 86400
+	[ "$HEALTH_INTERVAL" -ge 5 ] || die "bad HEALTH_INTERVAL '$HEALTH_INTERVAL': 5-86400"
+	limit_check HEALTH_JOBS "$HEALTH_JOBS" 1024
+	limit_check HEALTH_TIMEOUT "$HEALTH_TIMEOUT" 60
+	case $METRICS_DIR in
+	'') METRICS_DIR=$ROOT/var/lib/prometheus/node-exporter ;;
+	off) ;;
+	/*[!A-Za-z0-9/._-]* | [!/]*) die "bad METRICS_DIR '$METRICS_DIR': an absolute path, or off" ;;
+	esac
+	case $ACCESS_LOG in 0 | 1) ;; *) die "bad ACCESS_LOG '$ACCESS_LOG': 0 or 1" ;; esac
 }
 
 # limit_check KEY VALUE MAX: VALUE is a number from 1 to MAX.

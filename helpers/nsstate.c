@@ -8,9 +8,12 @@
  *   addr NAME A.B.C.D/LEN
  *   route default via A.B.C.D dev NAME
  *   forward 0|1
+ *   conntrack N         (connections tracked, when conntrack is loaded)
  *   nft LINE            (each line of "nft list table ip TABLE")
  *
- * read from rtnetlink, /proc/sys/net/ipv4/ip_forward and libnftables. A
+ * read from rtnetlink, /proc/sys/net/ipv4/ip_forward,
+ * /proc/sys/net/netfilter/nf_conntrack_count (per namespace: the
+ * connections nginx has open to the link, and the probes') and libnftables. A
  * namespace that does not exist gets no file. Exit: 0 ok, 1 failed,
  * 2 usage. */
 #define _GNU_SOURCE
@@ -204,6 +207,32 @@ static void nft_table(const char *table, FILE *out)
 }
 
 /* Enters ns and writes what it finds to out. */
+/* conntrack_count: "conntrack N" from the current namespace's
+ * nf_conntrack_count (opened after setns), a decimal of at most 10
+ * digits; nothing when conntrack is not loaded there. */
+static void conntrack_count(FILE *out)
+{
+	char v[16];
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	fd = open("/proc/sys/net/netfilter/nf_conntrack_count", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, v, sizeof(v) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	v[n] = '\0';
+	for (i = 0; v[i] >= '0' && v[i] <= '9'; i++)
+		;
+	if (i == 0 || i > 10 || (v[i] != '\n' && v[i] != '\0'))
+		return;
+	v[i] = '\0';
+	fprintf(out, "conntrack %s\n", v);
+}
+
 static int ns_read(const char *ns_name, const char *table, FILE *out)
 {
 	char path[PATH_MAX];
@@ -237,6 +266,7 @@ static int ns_read(const char *ns_name, const char *table, FILE *out)
 			fprintf(out, "forward %c\n", v[0]);
 		close(fwd);
 	}
+	conntrack_count(out);
 	nft_table(table, out);
 	return 0;
 }

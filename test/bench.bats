@@ -20,6 +20,7 @@ setup() {
 	assert_line --regexp '^\| make link over ssh \(ms, 3 runs\) \| [1-9]'
 	assert_line --regexp '^\| make gateway restoring 10 links from a cold start'
 	assert_line --regexp '^\| make gateway on a healthy gateway with 10 links'
+	assert_line --regexp '^\| linkgate health, one round over 10 links, every home down \(s; CPU s\) \| [0-9.]+; [0-9.]+ \|$'
 	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"

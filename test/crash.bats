@@ -56,7 +56,7 @@ present() {
 	nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_local_reserved_ports |
 		tr ',' '\n' | awk -F- -v p="$port" '$1 <= p && p <= ($2 ? $2 : $1) { f = 1 }
 			END { exit !f }'
-	run -0 gw status crash.example.test
+	run -0 gw status --probe crash.example.test
 	assert_output --regexp 'crash.example.test +up'
 	# No home behind it: nginx routes it into the tunnel, where the request
 	# waits (000), rather than refusing it (404).
@@ -217,7 +217,7 @@ tiny_state() {
 	[ -f "$d/links/stuck.example.test" ]
 	[ -f "$d/keys/stuck.example.test" ]
 	[ -f "$routes/stuck.example.test" ]
-	run -0 gw status stuck.example.test
+	run -0 gw status --probe stuck.example.test
 	assert_output --regexp 'stuck.example.test +up'
 	run -0 gw remove stuck.example.test
 	[ ! -e "$routes/stuck.example.test" ]

@@ -205,7 +205,7 @@ since() {
 	run -0 gw_make gateway
 	assert_output --partial restoring
 	recovery "gateway restart" visit_tls app1.example.test
-	run -0 grep -c 'no answer from the gateway through the tunnel: new handshake' \
+	run -0 grep -c 'link down: no answer from the gateway through the tunnel' \
 		"$WORK/client-app1.example.test.log"
 	for n in 1 2; do
 		wait_for 300 visit "fwd$n.example.test" http >/dev/null 2>&1

@@ -72,7 +72,7 @@ setup() {
 }
 
 @test "status shows the tunnels up with a handshake and a healthy home" {
-	run -0 gw status app1.example.test
+	run -0 gw status --probe app1.example.test
 	assert_line --regexp '^app1\.example\.test +up +[0-9]+s '
 }
 

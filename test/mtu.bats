@@ -145,7 +145,7 @@ uplink_carries() {
 	assert_output --regexp 'Handshake \[length 0[6-9a-f][0-9a-f]{2}\], ClientHello'
 	# All this with the gateway's end at 1380: for TCP, the segment size
 	# the home advertises is what bounds the gateway's packets.
-	run -0 gw status up.example.test
+	run -0 gw status --probe up.example.test
 	assert_line --regexp '^up\.example\.test +up .* yes +1380 +1380$'
 }
 
@@ -219,14 +219,14 @@ link_field() {
 
 @test "status shows the record's MTU and the interface's own; a link whose MTU differs is not up" {
 	gw add st.example.test "$(wg genkey | wg pubkey)" --mtu 1360 >/dev/null
-	run -0 gw status st.example.test
-	assert_line --index 0 --regexp ' MTU +IF_MTU$'
-	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1360$'
+	run -0 gw status --probe st.example.test
+	assert_line --index 0 --regexp ' MTU +IF_MTU +REASON$'
+	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1360 +no handshake with the home yet$'
 	idx=$(link_field st.example.test INDEX)
 	ip -n "${GWPREFIX}n$idx" link set "${GWPREFIX}w$idx" mtu 1420
 	# make gateway's check counts the MTU: the link is down until repaired.
-	run -0 gw status st.example.test
-	assert_line --index 1 --regexp '^st\.example\.test +down .* 1360 +1420$'
+	run -0 gw status --probe st.example.test
+	assert_line --index 1 --regexp '^st\.example\.test +down .* 1360 +1420 +gateway side: MTU$'
 	gw remove st.example.test >/dev/null
 }
 

@@ -34,6 +34,12 @@ teardown() {
 	assert_line 'addr qa 10.9.0.1/30'
 	assert_line 'route default via 10.9.0.2 dev qa'
 	assert_line 'forward 1'
+	# The table above loads conntrack in the namespace; ping makes an entry.
+	ip netns exec "$NS" ping -c 1 -W 1 127.0.0.1 >/dev/null
+	run -0 "$HELPERS/nsstate" "$OUT" lgnslink "$NS"
+	assert_equal "$(sed -n 's/^conntrack //p' "$OUT/n.$NS")" \
+		"$(ip netns exec "$NS" cat /proc/sys/net/netfilter/nf_conntrack_count)"
+	run -0 cat "$OUT/n.$NS"
 	diff <(ip netns exec "$NS" nft list table ip lgnslink) \
 		<(sed -n 's/^nft //p' "$OUT/n.$NS")
 }

@@ -115,6 +115,17 @@ carol_links() {
 	[ -f "$WORK/root/var/lib/linkgate/owners/carol/links/c1.example.test" ]
 }
 
+@test "the first add by a key before the use index exists keeps its own client key, MTU and wildcard" {
+	rm -rf "$WORK/root/var/lib/linkgate/owners"
+	key=$(wg genkey | wg pubkey)
+	run -0 ssh_as dave add w.d.example.test "$key" --mtu 1300 --wildcard
+	f=$WORK/root/var/lib/linkgate/links/w.d.example.test
+	assert_equal "$("$HELPERS/record" get "$f" CLIENT_KEY)" "$key"
+	assert_equal "$("$HELPERS/record" get "$f" MTU)" 1300
+	assert_equal "$("$HELPERS/record" get "$f" WILDCARD)" 1
+	run -0 ssh_as dave remove w.d.example.test
+}
+
 @test "an index entry left by an add cut short is not counted" {
 	: >"$WORK/root/var/lib/linkgate/owners/dave/links/ghost.example.test"
 	run -0 ssh_as dave list

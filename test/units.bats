@@ -16,7 +16,23 @@ verified() {
 
 @test "linkgate setup's units pass systemd-analyze verify without a warning" {
 	run -0 "$REPO/gateway/linkgate" units "$D"
-	verified "$D/linkgate.service" "$D/linkgate-check.service" "$D/linkgate-check.timer"
+	verified "$D/linkgate.service" "$D/linkgate-check.service" "$D/linkgate-check.timer" \
+		"$D/linkgate-health.service" "$D/linkgate-health.timer"
+}
+
+@test "the health timer runs linkgate health every HEALTH_INTERVAL seconds, 30 by default" {
+	"$REPO/gateway/linkgate" units "$D"
+	run -0 grep -x "ExecStart=$REPO/gateway/linkgate health" "$D/linkgate-health.service"
+	run -0 grep -x 'OnUnitInactiveSec=30s' "$D/linkgate-health.timer"
+	run -0 grep -x 'AccuracySec=1s' "$D/linkgate-health.timer"
+	mkdir -p "$BATS_TEST_TMPDIR/root/etc/linkgate"
+	echo HEALTH_INTERVAL=45 >"$BATS_TEST_TMPDIR/root/etc/linkgate/gateway.conf"
+	LINKGATE_ROOT=$BATS_TEST_TMPDIR/root "$REPO/gateway/linkgate" units "$D"
+	run -0 grep -x 'OnUnitInactiveSec=45s' "$D/linkgate-health.timer"
+	verified "$D/linkgate-health.service" "$D/linkgate-health.timer"
+	echo HEALTH_INTERVAL=2 >"$BATS_TEST_TMPDIR/root/etc/linkgate/gateway.conf"
+	LINKGATE_ROOT=$BATS_TEST_TMPDIR/root run -1 "$REPO/gateway/linkgate" units "$D"
+	assert_output "linkgate: bad HEALTH_INTERVAL '2': 5-86400"
 }
 
 @test "the gateway unit leaves its daemons to linkgate down, and never uses KillMode=none" {
