@@ -150,6 +150,61 @@ gone() {
 	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
 }
 
+# veth_gateway NAME: the gateway's end of NAME's veth (where nginx
+# connects from when it cannot bind the visitor's address).
+veth_gateway() {
+	"$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/$1" VETH_GATEWAY_ADDR
+}
+
+@test "an IPv6 visitor gets the Caddy link's certificate and its app over :443, with the gateway's veth address as the peer" {
+	run -0 visit_tls6 app1.example.test
+	assert_output "home=h1 peer=127.0.0.1 xff=$(veth_gateway app1.example.test) host=app1.example.test"
+	run -0 grep -c "$(veth_gateway app1.example.test)" "$WORK/app-h1/access.log"
+}
+
+@test "an IPv6 visitor on :80 gets the Caddy link's redirect and its health path" {
+	run -0 ip netns exec "${T}i" curl -6 -sS -o /dev/null --max-time 5 \
+		-w '%{http_code} %{redirect_url}' -H 'Host: app1.example.test' \
+		"http://[$GATEWAY6]/x?y"
+	assert_output "308 https://app1.example.test/x?y"
+	run -0 ip netns exec "${T}i" curl -6 -sS --max-time 5 \
+		-H 'Host: app1.example.test' "http://[$GATEWAY6]/.well-known/gateway/health"
+	assert_output OK
+}
+
+@test "an IPv6 visitor's HTTP request through a FORWARD_ONLY link reaches its home with the visitor's IPv6 address in X-Forwarded-For" {
+	run -0 visit6 fwd2.example.test http /v6
+	assert_output "home=h2 peer=127.0.0.1 xff=$VISITOR6 host=fwd2.example.test"
+}
+
+@test "an IPv6 visitor's TLS stream through a FORWARD_ONLY link reaches its home's TLS app" {
+	run -0 visit6 fwd2.example.test https
+	assert_output "home=h2 tls peer=127.0.0.1"
+	run -0 visit6 fwd1.example.test https
+	assert_output "home=h1 tls pp=$(veth_gateway fwd1.example.test) peer=127.0.0.1"
+}
+
+@test "an unknown host over IPv6 gets 404 on :80 and a closed connection on :443" {
+	run -0 ip netns exec "${T}i" curl -6 -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H 'Host: nobody.example.test' "http://[$GATEWAY6]/"
+	assert_output 404
+	run visit_tls6 nobody.example.test
+	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
+}
+
+@test "make gateway leaves the host's IPv6 forwarding off and its own IPv6 default route in place" {
+	run -0 gw_make gateway
+	run -0 ip -n "${T}g" -6 route show default
+	assert_output --partial "via $VISITOR6 dev eth0"
+	for k in all.forwarding eth0.forwarding; do
+		run -0 ip netns exec "${T}g" sysctl -n "net.ipv6.conf.$k"
+		assert_output 0
+	done
+	run -0 ip netns exec "${T}g" ping -6 -c 1 -W 2 "$VISITOR6"
+	run -0 visit6 fwd2.example.test http
+	assert_output --partial "home=h2 "
+}
+
 # orders: how many orders pebble has taken.
 orders() {
 	grep -c 'Added order' "$WORK/pebble.log" || true
