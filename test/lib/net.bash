@@ -211,6 +211,7 @@ sshd_start() {
 	cat >"$WORK/sshd_config" <<-CONF
 	Include $WORK/root/etc/ssh/sshd_config.d/*.conf
 	ListenAddress $GATEWAY:22
+	ListenAddress [$GATEWAY6]:22
 	HostKey $WORK/host_key
 	PidFile $WORK/sshd.pid
 	AuthorizedKeysFile $WORK/root/root/.ssh/authorized_keys
