@@ -18,7 +18,7 @@ B = build
 # passes a variable that came from the environment on with its own value).
 PROGS = alloc keys nsstate record routemap routes
 UNITS = alloc keys record routemap routes common
-FUZZERS = host key record render
+FUZZERS = host ip6 key record render
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
