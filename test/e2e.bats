@@ -46,14 +46,30 @@ setup() {
 
 # The abuse test's link goes again, whether it passed or not: the tests
 # after it count the gateway's links.
+# So does the IPv6 ACME test's link, and pebble's DNS gets its IPv4
+# answers back.
 teardown() {
-	local pid
-	[ -f "$WORK/client-app3.example.test.pid" ] || return 0
-	pid=$(cat "$WORK/client-app3.example.test.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
-	rm -f "$WORK/client-app3.example.test.pid"
-	gw remove app3.example.test >/dev/null 2>&1 || true
+	local pid name
+	if [ -f "$WORK/dns-v6-only" ]; then
+		dns_default 4 "$GATEWAY"
+		dns_default 6 ""
+		rm -f "$WORK/dns-v6-only"
+	fi
+	for name in app3.example.test app6.example.test; do
+		[ -f "$WORK/client-$name.pid" ] || continue
+		pid=$(cat "$WORK/client-$name.pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
+		rm -f "$WORK/client-$name.pid"
+		gw remove "$name" >/dev/null 2>&1 || true
+	done
+}
+
+# dns_default 4|6 ADDRESS: the address pebble's DNS answers every A (4)
+# or AAAA (6) query with; "" for none.
+dns_default() {
+	ip netns exec "${T}i" curl -sf --max-time 5 -X POST -d "{\"ip\":\"$2\"}" \
+		"http://$VISITOR:8055/set-default-ipv$1"
 }
 
 # issuer NAME: the issuer of the certificate the gateway's :443 hands out
@@ -203,6 +219,22 @@ veth_gateway() {
 	run -0 ip netns exec "${T}g" ping -6 -c 1 -W 2 "$VISITOR6"
 	run -0 visit6 fwd2.example.test http
 	assert_output --partial "home=h2 "
+}
+
+@test "pebble validating over IPv6 only (no A answers) reaches a new Caddy link at home through the gateway" {
+	touch "$WORK/dns-v6-only"
+	dns_default 4 ""
+	dns_default 6 "$GATEWAY6"
+	run -0 grep -c 'Set default IPv4 address for DNS A queries to ""' "$WORK/dns.log"
+	home_link h1 app6.example.test 127.0.0.1:9080 >/dev/null
+	home_client h1 app6.example.test KEEPALIVE=2
+	wait_for 300 visit_tls6 app6.example.test -o /dev/null
+	run -0 visit_tls6 app6.example.test
+	assert_output --partial "home=h1 peer=127.0.0.1 xff=$(veth_gateway app6.example.test) host=app6.example.test"
+	run -0 ip netns exec "${T}i" openssl s_client -connect "[$GATEWAY6]:443" \
+		-servername app6.example.test </dev/null
+	run -0 openssl x509 -noout -issuer <<<"$output"
+	assert_output --partial Pebble
 }
 
 # orders: how many orders pebble has taken.
