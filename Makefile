@@ -82,7 +82,9 @@ setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
 		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
 	$(MAKE) all
-	gateway/linkgate setup $(if $(PUBLIC_HOST),--public-host $(PUBLIC_HOST))
+	# PUBLIC_HOST reaches the command in the environment: an IPv6 address
+	# in brackets pasted into the shell line would be a glob pattern.
+	gateway/linkgate setup $(if $(PUBLIC_HOST),--public-host "$$PUBLIC_HOST")
 
 gateway: all
 	gateway/linkgate start

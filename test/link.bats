@@ -28,6 +28,7 @@ teardown() {
 		wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
 		rm -f "$WORK/client6.pid"
 	fi
+	rm -f "$REPO/7"
 	if [ -f "$WORK/gateway.conf.v4" ]; then
 		mv "$WORK/gateway.conf.v4" "$WORK/root/etc/linkgate/gateway.conf"
 	fi
@@ -273,4 +274,13 @@ make_link() {
 		assert_output --regexp "^linkgate: bad public host '"
 		assert_equal "$(cksum <"$conf")" "$before"
 	done
+}
+
+@test "make setup takes PUBLIC_HOST in brackets, even beside a file name the brackets match as a shell pattern" {
+	cp "$WORK/root/etc/linkgate/gateway.conf" "$WORK/gateway.conf.v4"
+	# Pasted into the recipe's shell line, [FD77::2] would match "7".
+	touch "$REPO/7"
+	run -0 gw_make setup 'PUBLIC_HOST=[FD77::2]'
+	run -0 grep ^PUBLIC_HOST= "$WORK/root/etc/linkgate/gateway.conf"
+	assert_output PUBLIC_HOST=fd77::2
 }
