@@ -18,7 +18,7 @@ B = build
 # passes a variable that came from the environment on with its own value).
 PROGS = alloc keys nsstate record routemap routes
 UNITS = alloc keys record routes common
-FUZZERS = host key record route
+FUZZERS = host ip6 key record route
 LIBEXEC = $(PREFIX)/lib/linkgate
 
 # Debian packages for building, testing and running the gateway and client.
@@ -84,7 +84,9 @@ setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
 		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
 	$(MAKE) all
-	gateway/linkgate setup $(if $(PUBLIC_HOST),--public-host $(PUBLIC_HOST))
+	# PUBLIC_HOST reaches the command in the environment: an IPv6 address
+	# in brackets pasted into the shell line would be a glob pattern.
+	gateway/linkgate setup $(if $(PUBLIC_HOST),--public-host "$$PUBLIC_HOST")
 
 gateway: all
 	gateway/linkgate start

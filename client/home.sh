@@ -134,3 +134,54 @@ allow_parse() {
 	done
 	set +f
 }
+
+# hostport_parse VALUE [--public]: VALUE as HOST:PORT, where HOST is a
+# name (labels of A-Z a-z 0-9 _ -), an IPv4 address, or an IPv6 address in
+# brackets ([2001:db8::1]:22; brackets are needed, since an IPv6 address
+# holds colons). Sets HP_HOST (an IPv6 address without brackets, in the
+# canonical form of routemap ip6), HP_PORT (1-65535) and HP_V6 (1 for
+# IPv6); with --public an IPv6 loopback is refused too (routemap ip6
+# --public: a gateway is another machine). On a bad value returns 1 with
+# the reason in HP_WHY. Needs $BUILD/routemap.
+# shellcheck disable=SC2034 # the callers read the HP_ variables
+hostport_parse() {
+	local h p out
+	HP_HOST='' HP_PORT='' HP_V6=0 HP_WHY=''
+	case $1 in
+	\[*\]:*)
+		h=${1%\]:*} h=${h#\[} p=${1##*\]:}
+		case $h in *\[* | *\]*) HP_WHY="brackets inside the brackets"; return 1 ;; esac
+		if ! out=$("$BUILD/routemap" ip6 ${2:+"$2"} "$h" 2>&1); then
+			HP_WHY=${out#routemap: }
+			return 1
+		fi
+		h=$out HP_V6=1
+		;;
+	*\[* | *\]*) HP_WHY="'$1': an IPv6 address goes in brackets before the port ([2001:db8::1]:PORT)"; return 1 ;;
+	*:*:*) HP_WHY="'$1' has more than one ':' (an IPv6 address goes in brackets: [2001:db8::1]:PORT)"; return 1 ;;
+	*:*)
+		h=${1%:*} p=${1##*:}
+		case $h in
+		'' | -* | .* | *. | *..* | *[!A-Za-z0-9._-]*) HP_WHY="bad host '$h'"; return 1 ;;
+		esac
+		[ ${#h} -le 253 ] || { HP_WHY="host longer than 253 characters"; return 1; }
+		;;
+	*) HP_WHY="'$1' has no :PORT"; return 1 ;;
+	esac
+	case $p in
+	'' | *[!0-9]* | 0*) HP_WHY="bad port '$p': 1-65535"; return 1 ;;
+	esac
+	if [ ${#p} -gt 5 ] || [ "$p" -gt 65535 ]; then
+		HP_WHY="bad port '$p': 1-65535"
+		return 1
+	fi
+	HP_HOST=$h HP_PORT=$p
+}
+
+# hostport_join HOST PORT: HOST:PORT, an IPv6 HOST in brackets.
+hostport_join() {
+	case $1 in
+	*:*) echo "[$1]:$2" ;;
+	*) echo "$1:$2" ;;
+	esac
+}

@@ -212,8 +212,11 @@ conf_check() {
 	*-*) ;;
 	*) die "bad PORTS '$PORTS': LOW-HIGH" ;;
 	esac
-	if [ -n "$PUBLIC_HOST" ] && ! valid_endpoint_host "$PUBLIC_HOST"; then
-		die "bad PUBLIC_HOST '$PUBLIC_HOST'"
+	# A name, IPv4, or IPv6 with or without brackets (kept canonical).
+	if [ -n "$PUBLIC_HOST" ]; then
+		n=$(endpoint_host_norm "$PUBLIC_HOST") ||
+			die "bad PUBLIC_HOST '$PUBLIC_HOST' in $CONF_FILE: $n"
+		PUBLIC_HOST=$n
 	fi
 	pool_check "$VETH_POOL" VETH_POOL
 	pool_check "$TUNNEL_POOL" TUNNEL_POOL
@@ -271,11 +274,40 @@ limit_check() {
 	if [ ${#2} -gt 6 ] || [ "$2" -gt "$3" ]; then die "bad $1 '$2': 1-$3"; fi
 }
 
-# A host clients can reach the gateway at: a name or an IPv4 address.
+# valid_endpoint_host HOST: a host clients can reach the gateway at: a
+# name, an IPv4 address, or an IPv6 address in the canonical form routemap
+# ip6 --public prints (no brackets: PUBLIC_HOST=2001:db8::1).
 valid_endpoint_host() {
 	case $1 in
+	*:*) [ "$("$BUILD/routemap" ip6 --public "$1" 2>/dev/null)" = "$1" ] ;;
 	*[!0-9.]*) "$BUILD/routemap" host "$1" >/dev/null 2>&1 ;;
 	*) ip_valid "$1" ;;
+	esac
+}
+
+# endpoint_host_norm HOST: HOST as PUBLIC_HOST keeps it: an IPv6 address
+# (with or without brackets) in canonical form, anything else as it is.
+# Exit 1 when it is not a valid endpoint host, with the reason on stdout.
+endpoint_host_norm() {
+	local h="$1" out
+	case $h in \[*\]) h=${h#\[} h=${h%\]} ;; esac
+	case $h in
+	*:*)
+		out=$("$BUILD/routemap" ip6 --public "$h" 2>&1) ||
+			{ echo "${out#routemap: bad IPv6 address *: }"; return 1; }
+		echo "$out" ;;
+	*)
+		valid_endpoint_host "$h" ||
+			{ echo "not a host name, an IPv4 or an IPv6 address"; return 1; }
+		echo "$h" ;;
+	esac
+}
+
+# endpoint_join HOST PORT: HOST:PORT, an IPv6 address in brackets.
+endpoint_join() {
+	case $1 in
+	*:*) echo "[$1]:$2" ;;
+	*) echo "$1:$2" ;;
 	esac
 }
 

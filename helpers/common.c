@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,6 +74,56 @@ const char *host_check(const char *in, size_t len, char *out)
 		return "needs at least two labels";
 	if (!letter_in_last)
 		return "last label has no letter";
+	return NULL;
+}
+
+const char *ip6_check(const char *in, size_t len, int public, char *out)
+{
+	static const unsigned char zero[16];
+	unsigned char a[16];
+	char copy[IP6_MAX + 1];
+	size_t i;
+
+	if (len == 0)
+		return "empty address";
+	if (len > IP6_MAX)
+		return "longer than 45 characters";
+	for (i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (c == '%')
+			return "a zone id (%...) names an interface of one "
+			       "machine; not accepted";
+		if (c == '[' || c == ']')
+			return "brackets go around the address only before "
+			       ":PORT, once";
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		      (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+			return "character outside 0-9, a-f, ':', '.'";
+	}
+	memcpy(copy, in, len);
+	copy[len] = '\0';
+	if (inet_pton(AF_INET6, copy, a) != 1)
+		return "not an IPv6 address";
+	if (!memcmp(a, zero, 16))
+		return "the unspecified address";
+	if (a[0] == 0xff)
+		return "a multicast address";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return "a link-local address (fe80::/10) needs a zone id";
+	if (!memcmp(a, zero, 10) && a[10] == 0xff && a[11] == 0xff)
+		return "an IPv4-mapped address (::ffff:a.b.c.d): write the "
+		       "IPv4 address";
+	if (!memcmp(a, zero, 15) && a[15] == 1) {
+		if (public)
+			return "the loopback address: another machine cannot "
+			       "reach it";
+	} else if (!memcmp(a, zero, 12)) {
+		return "an IPv4-compatible address (::a.b.c.d, deprecated): "
+		       "write the IPv4 address";
+	}
+	if (!inet_ntop(AF_INET6, a, out, IP6_MAX + 1))
+		return "not an IPv6 address";
 	return NULL;
 }
 

@@ -22,6 +22,19 @@ enum {
  * Returns NULL when valid, else a short reason. */
 const char *host_check(const char *in, size_t len, char *out);
 
+/* An IPv6 address a link may use as an endpoint or service, without
+ * brackets: at most 45 characters (INET6_ADDRSTRLEN less its NUL) that
+ * inet_pton(3) takes. Refused: a zone id ("%eth0", a local interface:
+ * meaningless to another machine), the unspecified address, multicast,
+ * link-local (fe80::/10, usable only with a zone), IPv4-mapped and
+ * IPv4-compatible addresses (::ffff:a.b.c.d, ::a.b.c.d: written as IPv4
+ * everywhere else), and with public set the loopback ::1 (another
+ * machine cannot reach a gateway at its own loopback). Writes the
+ * canonical form (RFC 5952, inet_ntop: lower case, longest zero run as
+ * "::") to out (IP6_MAX + 1 bytes). Returns NULL, or why not. */
+#define IP6_MAX 45
+const char *ip6_check(const char *in, size_t len, int public, char *out);
+
 /* Parses a decimal number in [min, max] with nothing else around it.
  * Returns 0 on success, -1 otherwise. */
 int parse_ulong(const char *s, unsigned long min, unsigned long max,

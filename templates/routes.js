@@ -92,4 +92,28 @@ function stream(s) {
 	return found ? found[1] : '';
 }
 
-export default { http, stream, fold };
+// visitor: js_set $link_visitor6 routes.visitor (http and stream), read
+// only for an IPv6 visitor (a map picks $binary_remote_addr for IPv4): the
+// visitor's /64, as text ("2001:db8:0:7"), the per-visitor caps' key. One
+// subscriber or host gets a /64 (or more) where it gets one IPv4 address,
+// so a cap per IPv6 address would be no cap. nginx prints $remote_addr in
+// the RFC 5952 form: at most one "::", no IPv4 tail (the [::] sockets are
+// ipv6only). At least 7 characters: never equal to a 4-byte IPv4 key.
+function visitor(r) {
+	const a = r.variables.remote_addr;
+	const i = a.indexOf('::');
+	let g;
+	if (i < 0) {
+		g = a.split(':');
+	} else {
+		const left = i > 0 ? a.slice(0, i).split(':') : [];
+		const right = i + 2 < a.length ? a.slice(i + 2).split(':') : [];
+		g = left;
+		for (let n = left.length + right.length; n < 8; n++)
+			g.push('0');
+		g = g.concat(right);
+	}
+	return g.slice(0, 4).join(':');
+}
+
+export default { http, stream, fold, visitor };

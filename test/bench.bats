@@ -11,6 +11,7 @@ setup() {
 	run make -s -C "$REPO" bench QUICK=1
 	[ "$status" -eq 0 ] || fail "status $status: $output"
 	for row in "direct HTTP" "project HTTP :80" "project HTTPS :443" \
+		"project HTTPS :443, visitor over IPv6" \
 		"hand-built HTTPS" "ssh -R HTTP" "ssh -R HTTPS" \
 		"project link, new connection per request"; do
 		# A row of zeros means a tool failed to measure.
@@ -24,6 +25,6 @@ setup() {
 	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
-	assert_output 7
+	assert_output 8
 	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
 }

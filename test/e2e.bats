@@ -46,14 +46,30 @@ setup() {
 
 # The abuse test's link goes again, whether it passed or not: the tests
 # after it count the gateway's links.
+# So does the IPv6 ACME test's link, and pebble's DNS gets its IPv4
+# answers back.
 teardown() {
-	local pid
-	[ -f "$WORK/client-app3.example.test.pid" ] || return 0
-	pid=$(cat "$WORK/client-app3.example.test.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
-	rm -f "$WORK/client-app3.example.test.pid"
-	gw remove app3.example.test >/dev/null 2>&1 || true
+	local pid name
+	if [ -f "$WORK/dns-v6-only" ]; then
+		dns_default 4 "$GATEWAY"
+		dns_default 6 ""
+		rm -f "$WORK/dns-v6-only"
+	fi
+	for name in app3.example.test app6.example.test; do
+		[ -f "$WORK/client-$name.pid" ] || continue
+		pid=$(cat "$WORK/client-$name.pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
+		rm -f "$WORK/client-$name.pid"
+		gw remove "$name" >/dev/null 2>&1 || true
+	done
+}
+
+# dns_default 4|6 ADDRESS: the address pebble's DNS answers every A (4)
+# or AAAA (6) query with; "" for none.
+dns_default() {
+	ip netns exec "${T}i" curl -sf --max-time 5 -X POST -d "{\"ip\":\"$2\"}" \
+		"http://$VISITOR:8055/set-default-ipv$1"
 }
 
 # issuer NAME: the issuer of the certificate the gateway's :443 hands out
@@ -148,6 +164,77 @@ gone() {
 	assert_output 404
 	run visit_tls nobody.example.test
 	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
+}
+
+# veth_gateway NAME: the gateway's end of NAME's veth (where nginx
+# connects from when it cannot bind the visitor's address).
+veth_gateway() {
+	"$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/$1" VETH_GATEWAY_ADDR
+}
+
+@test "an IPv6 visitor gets the Caddy link's certificate and its app over :443, with the gateway's veth address as the peer" {
+	run -0 visit_tls6 app1.example.test
+	assert_output "home=h1 peer=127.0.0.1 xff=$(veth_gateway app1.example.test) host=app1.example.test"
+	run -0 grep -c "$(veth_gateway app1.example.test)" "$WORK/app-h1/access.log"
+}
+
+@test "an IPv6 visitor on :80 gets the Caddy link's redirect and its health path" {
+	run -0 ip netns exec "${T}i" curl -6 -sS -o /dev/null --max-time 5 \
+		-w '%{http_code} %{redirect_url}' -H 'Host: app1.example.test' \
+		"http://[$GATEWAY6]/x?y"
+	assert_output "308 https://app1.example.test/x?y"
+	run -0 ip netns exec "${T}i" curl -6 -sS --max-time 5 \
+		-H 'Host: app1.example.test' "http://[$GATEWAY6]/.well-known/gateway/health"
+	assert_output OK
+}
+
+@test "an IPv6 visitor's HTTP request through a FORWARD_ONLY link reaches its home with the visitor's IPv6 address in X-Forwarded-For" {
+	run -0 visit6 fwd2.example.test http /v6
+	assert_output "home=h2 peer=127.0.0.1 xff=$VISITOR6 host=fwd2.example.test"
+}
+
+@test "an IPv6 visitor's TLS stream through a FORWARD_ONLY link reaches its home's TLS app" {
+	run -0 visit6 fwd2.example.test https
+	assert_output "home=h2 tls peer=127.0.0.1"
+	run -0 visit6 fwd1.example.test https
+	assert_output "home=h1 tls pp=$(veth_gateway fwd1.example.test) peer=127.0.0.1"
+}
+
+@test "an unknown host over IPv6 gets 404 on :80 and a closed connection on :443" {
+	run -0 ip netns exec "${T}i" curl -6 -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 -H 'Host: nobody.example.test' "http://[$GATEWAY6]/"
+	assert_output 404
+	run visit_tls6 nobody.example.test
+	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
+}
+
+@test "make gateway leaves the host's IPv6 forwarding off and its own IPv6 default route in place" {
+	run -0 gw_make gateway
+	run -0 ip -n "${T}g" -6 route show default
+	assert_output --partial "via $VISITOR6 dev eth0"
+	for k in all.forwarding eth0.forwarding; do
+		run -0 ip netns exec "${T}g" sysctl -n "net.ipv6.conf.$k"
+		assert_output 0
+	done
+	run -0 ip netns exec "${T}g" ping -6 -c 1 -W 2 "$VISITOR6"
+	run -0 visit6 fwd2.example.test http
+	assert_output --partial "home=h2 "
+}
+
+@test "pebble validating over IPv6 only (no A answers) reaches a new Caddy link at home through the gateway" {
+	touch "$WORK/dns-v6-only"
+	dns_default 4 ""
+	dns_default 6 "$GATEWAY6"
+	run -0 grep -c 'Set default IPv4 address for DNS A queries to ""' "$WORK/dns.log"
+	home_link h1 app6.example.test 127.0.0.1:9080 >/dev/null
+	home_client h1 app6.example.test KEEPALIVE=2
+	wait_for 300 visit_tls6 app6.example.test -o /dev/null
+	run -0 visit_tls6 app6.example.test
+	assert_output --partial "home=h1 peer=127.0.0.1 xff=$(veth_gateway app6.example.test) host=app6.example.test"
+	run -0 ip netns exec "${T}i" openssl s_client -connect "[$GATEWAY6]:443" \
+		-servername app6.example.test </dev/null
+	run -0 openssl x509 -noout -issuer <<<"$output"
+	assert_output --partial Pebble
 }
 
 # orders: how many orders pebble has taken.

@@ -86,6 +86,36 @@ client_start() {
 	assert_line --index 1 "remove evil.example.test"
 }
 
+# evil_endpoint ENDPOINT: make link against the lying gateway, which
+# answers with that endpoint and a good tunnel pair.
+evil_endpoint() {
+	printf 'ok\t%s\t%s\t198.19.7.2\t198.19.7.1\t1380\n' "$(wg genkey | wg pubkey)" \
+		"$1" >"$WORK/evil-answer"
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "$REPO/bin/link" \
+		"root@$GATEWAY" evil.example.test 127.0.0.1:9080
+}
+
+@test "make link takes an IPv6 endpoint in brackets from the gateway, and refuses every unreachable one (test/corpus/bad-endpoints) and writes nothing" {
+	local line h ep n=0
+	run -0 evil_endpoint '[FD77::2]:47050'
+	run -0 grep ^GATEWAY_ENDPOINT= "$OUT/evil.example.test.env"
+	assert_output 'GATEWAY_ENDPOINT=[fd77::2]:47050'
+	rm -f "$OUT"/*
+	while IFS= read -r line; do
+		case $line in '#'* | '') continue ;; esac
+		printf -v h '%b' "$line"
+		case $h in '['*) ep=$h:47050 ;; *:*) ep=[$h]:47050 ;; *) ep=$h:47050 ;; esac
+		# ssh would read the rest of the corpus from stdin.
+		run -1 evil_endpoint "$ep" </dev/null
+		assert_output --partial "link: the gateway sent a bad endpoint '"
+		n=$((n + 1))
+	done <"$REPO/test/corpus/bad-endpoints"
+	[ "$n" -ge 25 ]
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
 @test "make link refuses tunnel addresses that are not dotted quads" {
 	run -1 evil_link 999.999.0.6 999.999.0.5
 	assert_output --partial "the gateway sent bad tunnel addresses '999.999.0.6'"

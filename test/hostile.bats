@@ -189,3 +189,56 @@ make_link() {
 	rm -f "$WORK/out/hp.example.test.env"
 	unchanged
 }
+
+@test "every hostile GATEWAY, IPv6 forms among them, is refused by make link before ssh, and no file is written" {
+	each bad-gateways
+	[ "${#CASE[@]}" -ge 40 ]
+	requests=$(wc -l <"$WORK/root/var/log/linkgate/requests.log")
+	for g in "${CASE[@]}"; do
+		run make_link GATEWAY="$g" FQDN=g.example.test EXPOSE=app:80
+		[ "$status" -eq 2 ] || fail "status $status for '$g': $output"
+		assert_output --regexp '^link: bad GATEWAY'
+	done
+	assert_equal "$(wc -l <"$WORK/root/var/log/linkgate/requests.log")" "$requests"
+	run -0 find "$WORK/out" -type f
+	assert_output ""
+	unchanged
+}
+
+@test "every unreachable gateway host, IPv6 forms among them, is refused as PUBLIC_HOST with exit 1 and the settings unchanged" {
+	each bad-endpoints
+	[ "${#CASE[@]}" -ge 25 ]
+	conf=$(cksum <"$WORK/root/etc/linkgate/gateway.conf")
+	for h in "${CASE[@]}"; do
+		run gw setup --public-host "$h"
+		[ "$status" -eq 1 ] || fail "status $status for '$h': $output"
+		assert_output --regexp "^linkgate: bad public host '"
+	done
+	assert_equal "$(cksum <"$WORK/root/etc/linkgate/gateway.conf")" "$conf"
+	unchanged
+}
+
+# env6 ENDPOINT [LINE]: a link .env with that GATEWAY_ENDPOINT (and LINE).
+env6() {
+	printf '%s\n' LINK_DOMAIN=e6.example.test EXPOSE=127.0.0.1:9080 \
+		"GATEWAY_CLIENT_WG_PRIVKEY=$(wg genkey)" "GATEWAY_LINK_WG_PUBKEY=$KEY" \
+		"GATEWAY_ENDPOINT=$1" LINK_CLIENT_ADDRESS=198.19.0.6 \
+		LINK_GATEWAY_ADDRESS=198.19.0.5 ${2:+"$2"} >"$WORK/e6.env"
+}
+
+@test "every unreachable gateway host, IPv6 forms among them, is refused as a .env's GATEWAY_ENDPOINT before anything is created" {
+	each bad-endpoints
+	# The control: a good IPv6 endpoint passes, and the next check fails.
+	env6 '[fd77::2]:51820' LINK_MTU=99
+	run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$WORK/e6.env"
+	assert_output "link-client: bad LINK_MTU '99': 1280-9000"
+	for h in "${CASE[@]}"; do
+		case $h in '['*) ep=$h:51820 ;; *:*) ep=[$h]:51820 ;; *) ep=$h:51820 ;; esac
+		env6 "$ep"
+		run -1 ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$WORK/e6.env"
+		assert_output --regexp "^link-client: (bad GATEWAY_ENDPOINT '|.*GATEWAY_ENDPOINT has characters outside)"
+	done
+	run -0 ip -n "${T}h1" -o link show
+	refute_output --partial " lk"
+	unchanged
+}

@@ -18,6 +18,22 @@ teardown_file() {
 	net_down
 }
 
+# The IPv6-only home's test changes PUBLIC_HOST and starts a client:
+# both are undone whether it passed or not.
+teardown() {
+	local pid
+	if [ -f "$WORK/client6.pid" ]; then
+		pid=$(cat "$WORK/client6.pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 50 bash -c "! kill -0 $pid 2>/dev/null" || true
+		rm -f "$WORK/client6.pid"
+	fi
+	rm -f "$REPO/7"
+	if [ -f "$WORK/gateway.conf.v4" ]; then
+		mv "$WORK/gateway.conf.v4" "$WORK/root/etc/linkgate/gateway.conf"
+	fi
+}
+
 setup() {
 	load common
 	load lib/net
@@ -186,7 +202,7 @@ make_link() {
 	link() { ip netns exec "${T}h1" "$REPO/bin/link" "$@"; }
 	# shellcheck disable=SC2016 # hostile on purpose
 	run -1 link "root@$GATEWAY" x.example.test 'a$(id):80' --dir "$OUT"
-	assert_output --partial "bad EXPOSE service"
+	assert_output "link: bad EXPOSE 'a\$(id):80': bad host 'a\$(id)'"
 	# shellcheck disable=SC2016 # hostile on purpose
 	run -1 link "root@$GATEWAY" '$(id).example.test' app:80 --dir "$OUT"
 	run -1 link 'root@gw;id' x.example.test app:80 --dir "$OUT"
@@ -196,4 +212,75 @@ make_link() {
 	run -2 link "root@$GATEWAY" x.example.test app:80 --frob
 	run -0 link --help
 	[ -z "$(ls -A "$OUT")" ]
+}
+
+@test "make link takes an IPv6 gateway in brackets, without a port too, and an IPv6 EXPOSE, kept in canonical form" {
+	run -0 ip netns exec "${T}h1" make -s -C "$REPO" link FQDN=b6.example.test \
+		'EXPOSE=[0:0::1]:8080' 'GATEWAY=root@[FD77::2]' SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT"
+	run -0 grep -E '^(EXPOSE|GATEWAY_ENDPOINT)=' "$OUT/b6.example.test.env"
+	assert_line 'EXPOSE=[::1]:8080'
+	assert_line --regexp '^GATEWAY_ENDPOINT=10\.77\.0\.2:470[0-9][0-9]$'
+	run -0 ip netns exec "${T}h1" make -s -C "$REPO" unlink FQDN=b6.example.test \
+		"GATEWAY=root@[$GATEWAY6]:22" SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR"
+	[ ! -e "$WORK/root/var/lib/linkgate/links/b6.example.test" ]
+}
+
+@test "an IPv6-only home (no IPv4 route to the gateway) makes its link over IPv6 and serves visitors through it" {
+	home6_up 7
+	# The control: this home has no IPv4 way to the gateway.
+	run -2 ip netns exec "${T}h7" ping -c 1 -W 1 "$GATEWAY"
+	assert_output --partial "Network is unreachable"
+	cp "$WORK/root/etc/linkgate/gateway.conf" "$WORK/gateway.conf.v4"
+	sed -i "s/^PUBLIC_HOST=.*/PUBLIC_HOST=[$GATEWAY6]/" "$WORK/root/etc/linkgate/gateway.conf"
+	run -0 ip netns exec "${T}h7" make -s -C "$REPO" link FQDN=only6.example.test \
+		EXPOSE=127.0.0.1:9080 "GATEWAY=root@[$GATEWAY6]:22" SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" \
+		FORMAT=wg-quick
+	run -0 grep -h -E '^(GATEWAY_ENDPOINT=|Endpoint = )' "$OUT/only6.example.test.env" "$OUT"/*.conf
+	assert_line --regexp '^GATEWAY_ENDPOINT=\[fd77::2\]:470[0-9][0-9]$'
+	assert_line --regexp '^Endpoint = \[fd77::2\]:470[0-9][0-9]$'
+	echo_app h7 127.0.0.1 only6.example.test 9080 9443
+	ip netns exec "${T}h7" env DATA_DIR="$OUT/data" KEEPALIVE=2 FORWARD_ONLY=1 \
+		EXPOSE_HTTPS=127.0.0.1:9443 "$REPO/client/link-client" \
+		--env-file "$OUT/only6.example.test.env" >"$WORK/client6.log" 2>&1 &
+	echo $! >"$WORK/client6.pid"
+	wait_for 100 visit only6.example.test http >/dev/null 2>&1
+	run -0 visit only6.example.test http
+	assert_output "home=only6.example.test peer=127.0.0.1 xff=$VISITOR host=only6.example.test"
+	run -0 visit6 only6.example.test https
+	assert_output --partial "home=only6.example.test peer=127.0.0.1 "
+	# The tunnel runs over IPv6: the gateway's peer endpoint is the home's.
+	idx=$("$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/only6.example.test" INDEX)
+	run -0 wg show "${GWPREFIX}w$idx" endpoints
+	assert_output --regexp $'\t\\[fd77::7\\]:[0-9]+$'
+	run -0 ip netns exec "${T}h7" make -s -C "$REPO" unlink FQDN=only6.example.test \
+		"GATEWAY=root@[$GATEWAY6]:22" SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR"
+}
+
+@test "setup keeps an IPv6 PUBLIC_HOST in canonical form without brackets and refuses IPv6 forms no home can reach" {
+	conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/gateway.conf.v4"
+	run -0 gw setup --public-host '[2001:DB8:0::1]'
+	run -0 grep ^PUBLIC_HOST= "$conf"
+	assert_output PUBLIC_HOST=2001:db8::1
+	before=$(cksum <"$conf")
+	for bad in '[::1]' '::1' '[fe80::1%eth0]' 'fe80::1' '::ffff:10.77.0.2' \
+		'[::ffff:10.77.0.2]' '[2001:db8::1' '2001:db8::1]' '[[2001:db8::1]]' \
+		'[2001:db8::1]:51820' '2001:db8:::1' '::' 'ff02::1'; do
+		run -1 gw setup --public-host "$bad"
+		assert_output --regexp "^linkgate: bad public host '"
+		assert_equal "$(cksum <"$conf")" "$before"
+	done
+}
+
+@test "make setup takes PUBLIC_HOST in brackets, even beside a file name the brackets match as a shell pattern" {
+	cp "$WORK/root/etc/linkgate/gateway.conf" "$WORK/gateway.conf.v4"
+	# Pasted into the recipe's shell line, [FD77::2] would match "7".
+	touch "$REPO/7"
+	run -0 gw_make setup 'PUBLIC_HOST=[FD77::2]'
+	run -0 grep ^PUBLIC_HOST= "$WORK/root/etc/linkgate/gateway.conf"
+	assert_output PUBLIC_HOST=fd77::2
 }

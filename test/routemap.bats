@@ -33,6 +33,22 @@ routemap() { "$HELPERS/routemap" "$@"; }
 	assert_output 123.example.com
 }
 
+@test "ip6 prints an IPv6 address in canonical form and refuses zone ids, brackets, mapped and link-local ones" {
+	run -0 routemap ip6 '2001:DB8:0:0::1'
+	assert_output 2001:db8::1
+	run -0 routemap ip6 ::1
+	assert_output ::1
+	run -1 routemap ip6 --public ::1
+	assert_output --partial "the loopback address"
+	for bad in 'fe80::1%eth0' '[::1]' '::ffff:10.0.0.1' 'fe80::1' '::' 'ff02::1' \
+		'2001:db8:::1' ''; do
+		run -1 routemap ip6 "$bad"
+		assert_output --regexp "^routemap: bad IPv6 address '"
+	done
+	run -2 routemap ip6 --frob ::1
+	run -2 routemap ip6
+}
+
 @test "bad arguments are usage errors" {
 	run -2 routemap
 	run -2 routemap host

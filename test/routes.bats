@@ -2,7 +2,8 @@
 # Links that share one gateway: changes never reload nginx nor cut another
 # link's connections; caps per link and per visitor; large headers on :80.
 #
-#   ${T}i visitor 10.77.0.1 (+ 10.77.0.101-106 as more visitors)
+#   ${T}i visitor 10.77.0.1 (+ 10.77.0.101-106 as more visitors; fd77::106-108
+#         and fd78::1 for the IPv6 cap)
 #   ${T}g gateway: nginx, sshd, the links
 #   ${T}h1 home1: stream.example.test   streams.py serve (SSE, WebSocket)
 #                 echo.example.test     echo.py (wildcard link)
@@ -296,6 +297,32 @@ count_ok() {
 	run -1 gw limit nosuch.example.test --conns 10
 	assert_output --partial "no such link"
 	[ "$(cat "$WORK/root/var/lib/linkgate/links/echo.example.test")" = "$before" ]
+}
+
+@test "an IPv6 visitor's cap (256) counts its whole /64, and a visitor of another /64 is still served" {
+	local a
+	# fd78::1 is another /64: the gateway's default route leads back.
+	for a in fd77::106/64 fd77::107/64 fd77::108/64 fd78::1/64; do
+		ip -n "${T}i" addr add "$a" dev br0 nodad
+	done
+	# 300 connections from two addresses of one /64: 150 each, under a
+	# per-address cap, over the /64's.
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
+		"$REPO/test/apps/streams.py" hold http mute.example.test 80 300 \
+		fd77::106,fd77::107 >"$WORK/holdv6.log" 2>&1 &
+	echo $! >"$WORK/holdv6.pid"
+	wait_for 300 grep -q held "$WORK/holdv6.log"
+	run -0 grep -o 'held [0-9]*' "$WORK/holdv6.log"
+	[ "$output" = "held 256" ]
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd77::108 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 429 ]
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd78::1 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 200 ]
+	kill "$(cat "$WORK/holdv6.pid")"
 }
 
 @test ":80 passes a 16 KB header line, 64 KB of headers and a 16 KB response header" {

@@ -21,10 +21,11 @@ connection; exit 1 with the reason if the connection closed or an event
 was missing.
 
 hold KIND HOST PORT COUNT SOURCES: opens COUNT connections to the
-gateway (GATEWAY) from the comma-separated source addresses in turn,
-KIND http (sends a GET for HOST, reads nothing), idle (sends a GET,
-then keeps the answered connection idle) or tls (sends a ClientHello
-with SNI HOST), holds them, prints "held N open" once all
+gateway (GATEWAY, an IPv4 or IPv6 address) from the comma-separated
+source addresses in turn, KIND http (sends a GET for HOST, reads
+nothing), idle (sends a GET, then keeps the answered connection idle)
+or tls (sends a ClientHello with SNI HOST), holds them, prints "held N
+open" once all
 were tried (N still open a second later), then sleeps until killed.
 """
 import base64
@@ -213,7 +214,7 @@ def hold(kind, host, port, count, sources):
         hello = ("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode()
     held = []
     for i in range(int(count)):
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET6 if ":" in gateway else socket.AF_INET)
         s.bind((sources[i % len(sources)], 0))
         s.settimeout(5)
         try:

@@ -6,11 +6,17 @@
 #     visitor, and with acme_up:           ├── ${T}h1 home1   10.77.0.3
 #     pebble and its DNS server            └── ${T}h2 home2   10.77.0.4
 #   ${T}g runs nginx, sshd and one namespace per link (prefix $GWPREFIX).
+#   IPv6 (ULA, only inside these namespaces) on the same bridge: fd77::1
+#   (the internet), fd77::2 (gateway, with a default route via fd77::1:
+#   the host's own IPv6 route, which make gateway must leave alone),
+#   fd77::3 and fd77::4 (homes). nodad: usable at once.
 
 T=${T:-lt$(($$ % 10000))}
 GWPREFIX=${GWPREFIX:-t$(($$ % 10000))}
 VISITOR=10.77.0.1
 GATEWAY=10.77.0.2
+VISITOR6=fd77::1
+GATEWAY6=fd77::2
 ACME_DIR=https://$VISITOR:14000/dir
 
 net_up() {
@@ -22,6 +28,7 @@ net_up() {
 	ip -n "${T}i" link set lo up
 	ip -n "${T}i" link add br0 type bridge
 	ip -n "${T}i" addr add "$VISITOR/24" dev br0
+	ip -n "${T}i" addr add "$VISITOR6/64" dev br0 nodad
 	ip -n "${T}i" link set br0 up
 	for n in g h1 h2; do
 		ip netns add "$T$n"
@@ -30,9 +37,23 @@ net_up() {
 		ip -n "${T}i" link set "p$n" master br0 up
 		ip -n "$T$n" link set "${T}v$n" name eth0
 		ip -n "$T$n" addr add "10.77.0.$i/24" dev eth0
+		ip -n "$T$n" addr add "fd77::$i/64" dev eth0 nodad
 		ip -n "$T$n" link set eth0 up
 		i=$((i + 1))
 	done
+	ip -n "${T}g" -6 route add default via "$VISITOR6" dev eth0
+}
+
+# home6_up N: one more home, ${T}hN, on the bridge with fd77::N only: no
+# IPv4 address, so no IPv4 route to the gateway (an IPv6-only uplink).
+home6_up() {
+	ip netns add "${T}h$1"
+	ip -n "${T}h$1" link set lo up
+	ip link add "${T}vh$1" netns "${T}h$1" type veth peer name "ph$1" netns "${T}i"
+	ip -n "${T}i" link set "ph$1" master br0 up
+	ip -n "${T}h$1" link set "${T}vh$1" name eth0
+	ip -n "${T}h$1" addr add "fd77::$1/64" dev eth0 nodad
+	ip -n "${T}h$1" link set eth0 up
 }
 
 # work_dir_check: whether $WORK is absent, or a folder this user made for
@@ -174,6 +195,15 @@ visit() {
 		--resolve "$1:$port:$GATEWAY" "$scheme://$1${3:-/}"
 }
 
+# visit6 NAME [http|https] [PATH]: visit, from the visitor's IPv6 address
+# to the gateway's.
+visit6() {
+	local scheme=${2:-http} port=80
+	[ "$scheme" = https ] && port=443
+	ip netns exec "${T}i" curl -6 -sS -k --max-time 3 \
+		--resolve "$1:$port:[$GATEWAY6]" "$scheme://$1${3:-/}"
+}
+
 # sshd_start: sshd on port 22 in the gateway namespace, with a test host
 # key, the gateway's authorized_keys file under $WORK/root, and the
 # drop-ins make setup installs there, included first as Debian's
@@ -184,6 +214,7 @@ sshd_start() {
 	cat >"$WORK/sshd_config" <<-CONF
 	Include $WORK/root/etc/ssh/sshd_config.d/*.conf
 	ListenAddress $GATEWAY:22
+	ListenAddress [$GATEWAY6]:22
 	HostKey $WORK/host_key
 	PidFile $WORK/sshd.pid
 	AuthorizedKeysFile $WORK/root/root/.ssh/authorized_keys
@@ -389,4 +420,12 @@ visit_tls() {
 	shift
 	ip netns exec "${T}i" curl -sS --max-time 10 --cacert "$WORK/pebble-root.pem" \
 		--resolve "$name:443:$GATEWAY" "$@" "https://$name/"
+}
+
+# visit_tls6 NAME [CURL OPTIONS]: visit_tls over IPv6.
+visit_tls6() {
+	local name=$1
+	shift
+	ip netns exec "${T}i" curl -6 -sS --max-time 10 --cacert "$WORK/pebble-root.pem" \
+		--resolve "$name:443:[$GATEWAY6]" "$@" "https://$name/"
 }

@@ -104,6 +104,45 @@ TEST(printable_hides_control_bytes_and_cuts_long_values)
 	check(!strcmp(printable("abcdefghij", out, sizeof(out)), "abcd..."));
 }
 
+static const char *ip6(const char *in, int public, char *out)
+{
+	return ip6_check(in, strlen(in), public, out);
+}
+
+TEST(ipv6_addresses_are_printed_in_canonical_form)
+{
+	char out[IP6_MAX + 1];
+
+	check(!ip6("2001:DB8:0:0:0:0:0:1", 1, out) &&
+	      !strcmp(out, "2001:db8::1"));
+	check(!ip6("fd77::2", 1, out) && !strcmp(out, "fd77::2"));
+	check(!ip6("::1", 0, out) && !strcmp(out, "::1"));
+	check(!ip6("64:ff9b::192.0.2.1", 1, out) &&
+	      !strcmp(out, "64:ff9b::c000:201"));
+	check(!ip6("2001:0db8:0000:0000:0000:0000:0000:0001", 1, out) &&
+	      !strcmp(out, "2001:db8::1"));
+}
+
+TEST(ipv6_forms_that_name_no_reachable_host_are_refused)
+{
+	char out[IP6_MAX + 1];
+	const char *bad[] = { "", "::", "::1%lo", "fe80::1%eth0", "fe80::1",
+			      "febf::1", "ff02::1", "::ffff:192.0.2.1",
+			      "::ffff:c000:201", "::192.0.2.1", "[::1]",
+			      "[2001:db8::1]", "2001:db8::1]", "2001:db8:::1",
+			      "2001:db8::1::2", "1:2:3:4:5:6:7:8:9", "2001:db8::g",
+			      "2001:db8::1 ", " 2001:db8::1", "192.0.2.1",
+			      "2001:db8::1/64",
+			      "0000:0000:0000:0000:0000:0000:0000:00001" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		check(ip6(bad[i], 0, out) != NULL);
+	check(ip6("::1", 1, out) != NULL);
+	/* A NUL inside the given length is not the end of the address. */
+	check(ip6_check("::1\0x", 5, 0, out) != NULL);
+}
+
 int main(void)
 {
 	run(valid_names_are_folded_to_lower_case);
@@ -112,5 +151,7 @@ int main(void)
 	run(numbers_are_parsed_strictly);
 	run(atomic_write_replaces_the_file_with_its_mode);
 	run(printable_hides_control_bytes_and_cuts_long_values);
+	run(ipv6_addresses_are_printed_in_canonical_form);
+	run(ipv6_forms_that_name_no_reachable_host_are_refused);
 	return check_failed_any();
 }
