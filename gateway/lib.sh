@@ -125,6 +125,9 @@ MAX_LINKS=1024
 # address (on :80 and on :443 each, in nginx).
 LINK_CONNS=1024
 VISITOR_CONNS=256
+# status warns about a link this long before it expires (a duration, as
+# make link's EXPIRES).
+EXPIRY_WARN=7d
 # Fixed, not settings. Each nginx worker may hold this many connections
 # (a proxied one takes two), with this many + 1024 open files (the unit's
 # LimitNOFILE is above it); ~7 MB a worker. A link's whole cap takes 2,048.
@@ -159,6 +162,7 @@ conf_load() {
 		MAX_LINKS) MAX_LINKS=$value ;;
 		LINK_CONNS) LINK_CONNS=$value ;;
 		VISITOR_CONNS) VISITOR_CONNS=$value ;;
+		EXPIRY_WARN) EXPIRY_WARN=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -226,6 +230,18 @@ conf_check() {
 	limit_check MAX_LINKS "$MAX_LINKS" 65535
 	limit_check LINK_CONNS "$LINK_CONNS" 100000
 	limit_check VISITOR_CONNS "$VISITOR_CONNS" 100000
+	# Checked where used (status): the helper is a process, and most
+	# commands never need it.
+	case $EXPIRY_WARN in
+	[1-9]*[smhd]) case ${EXPIRY_WARN%?} in *[!0-9]*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;; esac ;;
+	*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;;
+	esac
+}
+
+# expiry_warn_secs: EXPIRY_WARN in seconds (exit 1 when out of range).
+expiry_warn_secs() {
+	"$BUILD/record" lifetime "$EXPIRY_WARN" 2>/dev/null ||
+		die "bad EXPIRY_WARN '$EXPIRY_WARN': at most 3650d"
 }
 
 # limit_check KEY VALUE MAX: VALUE is a number from 1 to MAX.

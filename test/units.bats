@@ -16,7 +16,16 @@ verified() {
 
 @test "linkgate setup's units pass systemd-analyze verify without a warning" {
 	run -0 "$REPO/gateway/linkgate" units "$D"
-	verified "$D/linkgate.service" "$D/linkgate-check.service" "$D/linkgate-check.timer"
+	verified "$D/linkgate.service" "$D/linkgate-check.service" "$D/linkgate-check.timer" \
+		"$D/linkgate-expire.service" "$D/linkgate-expire.timer"
+}
+
+@test "the expiry timer runs linkgate expire every minute, also when the gateway unit is stopped" {
+	"$REPO/gateway/linkgate" units "$D"
+	run -0 grep -x "ExecStart=$REPO/gateway/linkgate expire" "$D/linkgate-expire.service"
+	run -0 grep -x 'OnUnitInactiveSec=1min' "$D/linkgate-expire.timer"
+	run -1 grep -E '^(Requisite|Requires|BindsTo)=' "$D/linkgate-expire.service"
+	run -0 grep -x 'WantedBy=timers.target' "$D/linkgate-expire.timer"
 }
 
 @test "the gateway unit leaves its daemons to linkgate down, and never uses KillMode=none" {
