@@ -114,6 +114,11 @@ unlink: all
 links: all
 	bin/link --list -- "$$GATEWAY"
 
+# New keys for the link of FQDN's .env (in LINK_DIR), same port and
+# addresses; the running link client is told with SIGHUP.
+rotate: all
+	bin/link --rotate -- "$$GATEWAY" "$$FQDN"
+
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
 DEMO_DEPS = build-essential libsodium-dev libnftables-dev nginx \
 	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
@@ -202,4 +207,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: bench demo demo-down docker docker-base link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: bench demo demo-down docker docker-base link unlink links rotate setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
