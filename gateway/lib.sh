@@ -128,6 +128,9 @@ VISITOR_CONNS=256
 # status warns about a link this long before it expires (a duration, as
 # make link's EXPIRES).
 EXPIRY_WARN=7d
+# After add --replace, the old client key keeps the link this long, or
+# until the new key shakes hands (replace_locked).
+KEY_GRACE=5m
 # Fixed, not settings. Each nginx worker may hold this many connections
 # (a proxied one takes two), with this many + 1024 open files (the unit's
 # LimitNOFILE is above it); ~7 MB a worker. A link's whole cap takes 2,048.
@@ -163,6 +166,7 @@ conf_load() {
 		LINK_CONNS) LINK_CONNS=$value ;;
 		VISITOR_CONNS) VISITOR_CONNS=$value ;;
 		EXPIRY_WARN) EXPIRY_WARN=$value ;;
+		KEY_GRACE) KEY_GRACE=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -236,6 +240,16 @@ conf_check() {
 	[1-9]*[smhd]) case ${EXPIRY_WARN%?} in *[!0-9]*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;; esac ;;
 	*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;;
 	esac
+	case $KEY_GRACE in
+	[1-9]*[smhd]) case ${KEY_GRACE%?} in *[!0-9]*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;; esac ;;
+	*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;;
+	esac
+}
+
+# key_grace_secs: KEY_GRACE in seconds (exit 1 when out of range).
+key_grace_secs() {
+	"$BUILD/record" lifetime "$KEY_GRACE" 2>/dev/null ||
+		die "bad KEY_GRACE '$KEY_GRACE': at most 3650d"
 }
 
 # expiry_warn_secs: EXPIRY_WARN in seconds (exit 1 when out of range).

@@ -184,6 +184,57 @@ sighup_env() {
 	kill -HUP "$(cat "$WORK/client-rot.example.test.pid")"
 }
 
+@test "add --replace: the old key serves until the new one shakes hands, then the address moves to the new key and the old peer goes" {
+	local idx old_c gwk new_priv new_c t0 t1
+	idx=$(field rot.example.test INDEX)
+	old_c=$(field rot.example.test CLIENT_KEY)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$new_c" --replace
+	assert_equal "$(field rot.example.test CLIENT_KEY)" "$new_c"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$old_c"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_line "$old_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_line "$new_c	(none)"
+	run -0 https_ok
+	# make gateway takes the grace period as it is.
+	run -0 gw start
+	refute_output --partial repairing
+	t0=$(date +%s%N)
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
+	run -0 wait_for 50 https_ok
+	t1=$(date +%s%N)
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	echo "# replace: served by the new key $(((t1 - t0) / 1000000)) ms after the home took it" >&3
+}
+
+@test "after KEY_GRACE a home that kept the old client key is refused: linkgate expire drops its peer" {
+	local idx gwk new_priv new_c conf=$WORK/root/etc/linkgate/gateway.conf
+	idx=$(field rot.example.test INDEX)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	cp "$conf" "$WORK/conf.saved"
+	echo KEY_GRACE=2s >>"$conf"
+	run -0 gw add rot.example.test "$new_c" --replace
+	cp "$WORK/conf.saved" "$conf"
+	run -0 https_ok
+	sleep 2.5
+	run -0 gw expire
+	run -0 wg show "${GWPREFIX}w$idx" peers
+	assert_output "$new_c"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
+	if wait_for 10 https_ok; then fail "the old key still serves"; fi
+	run -0 grep -q 'rot.example.test: the new client key shook hands or the grace period ended' \
+		"$WORK/root/var/log/linkgate/gateway.log"
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 https_ok
+}
+
 @test "linkgate rotate killed after any step: make gateway leaves the link on the old or the new keys, and that home is served" {
 	local n points=0 news=0 old_c old_g new_priv new_c c g idx
 	idx=$(field rot.example.test INDEX)
