@@ -248,13 +248,13 @@ conf_check() {
 
 # key_grace_secs: KEY_GRACE in seconds (exit 1 when out of range).
 key_grace_secs() {
-	"$BUILD/record" lifetime "$KEY_GRACE" 2>/dev/null ||
+	"$BUILD/record" lifetime -- "$KEY_GRACE" 2>/dev/null ||
 		die "bad KEY_GRACE '$KEY_GRACE': at most 3650d"
 }
 
 # expiry_warn_secs: EXPIRY_WARN in seconds (exit 1 when out of range).
 expiry_warn_secs() {
-	"$BUILD/record" lifetime "$EXPIRY_WARN" 2>/dev/null ||
+	"$BUILD/record" lifetime -- "$EXPIRY_WARN" 2>/dev/null ||
 		die "bad EXPIRY_WARN '$EXPIRY_WARN': at most 3650d"
 }
 

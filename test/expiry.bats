@@ -176,7 +176,7 @@ make_link() {
 @test "linkgate expire removes an expired link with a home, logs it, and frees its port and index for the next link" {
 	umask 077
 	wg genkey >"$WORK/c9.key"
-	run -0 gw add short.example.test "$(wg pubkey <"$WORK/c9.key")" --expires 3s
+	run -0 gw add short.example.test "$(wg pubkey <"$WORK/c9.key")" --expires 8s
 	IFS=$'\t' read -r _ gwpub endpoint client _ _ <<<"$output"
 	home_peer h1 9 "$WORK/c9.key" "$gwpub" "$endpoint" "$client"
 	echo_app h1 "$client" short.example.test
@@ -190,7 +190,12 @@ make_link() {
 		LINKGATE_LOCK_WAIT=1 gw expire
 	)
 	[ -f "$D/links/short.example.test" ]
-	sleep 3.5
+	exp=$(field short.example.test EXPIRES)
+	i=0
+	while [ "$(date +%s)" -le "$exp" ] && [ "$i" -lt 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
 	run -0 gw expire
 	assert_line --regexp '^expired short\.example\.test at [0-9-]+T[0-9:]+Z$'
 	assert_line 'removed short.example.test'
