@@ -43,6 +43,9 @@ static const struct field fields[] = {
 	NUM("MTU", mtu, 1280, 9000, 0, "1380"),
 	STR("OWNER", NULL, F_OWNER, owner, 0, "root"),
 	NUM("CREATED", created, 0, 1UL << 40, 0, "0"),
+	/* An admin's cap on the link's concurrent connections (linkgate
+	 * limit); 0 means the gateway's LINK_CONNS. */
+	NUM("CONNS", conns, 0, 100000, 0, "0"),
 	/* Expiry and rotation (README, "The link record"). */
 	NUM("EXPIRES", expires, 0, 1UL << 40, 0, "0"),
 	NUM("LIFETIME", lifetime, 0, LIFETIME_MAX, 0, "0"),

@@ -20,6 +20,7 @@ struct record {
 	unsigned long set;	/* bit i: field i was read or set */
 	char name[HOST_MAX + 1];
 	unsigned long index, port, mtu, created, wildcard;
+	unsigned long conns;	/* the link's connection cap; 0: LINK_CONNS */
 	unsigned long expires, lifetime, rotated, prev_until;
 	char client_key[WG_KEY_LEN + 1], gateway_key[WG_KEY_LEN + 1];
 	char prev_client_key[WG_KEY_LEN + 1];

@@ -23,6 +23,6 @@ setup() {
 	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
-	assert_output 6
+	assert_output 7
 	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
 }

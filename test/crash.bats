@@ -186,7 +186,7 @@ tiny_state() {
 	run -0 gw remove full.example.test
 }
 
-@test "a full state folder: remove fails with a clear error even with the log read-only, and leaves the link whole" {
+@test "a full state folder with the log read-only: remove still removes the whole link (it frees before it writes)" {
 	local d=$WORK/root/var/lib/linkgate log=$WORK/root/var/log/linkgate
 	mountpoint -q "$d" || tiny_state
 	run -0 gw add full.example.test "$KEY"
@@ -196,15 +196,31 @@ tiny_state() {
 	run gw remove full.example.test
 	umount "$log"
 	rm "$d/filler"
+	assert_equal "$status" 0
+	assert_output --partial "removed full.example.test"
+	[ ! -e "$d/links/full.example.test" ]
+	[ ! -e "$d/keys/full.example.test" ]
+	[ ! -e "$WORK/root/run/linkgate/routes/full.example.test" ]
+	run -1 grep -q full.example.test <("$HELPERS/alloc" -d "$d" list)
+	serves keep.example.test
+}
+
+@test "a route file that cannot be removed: remove fails with a clear error and leaves the link whole" {
+	local d=$WORK/root/var/lib/linkgate routes=$WORK/root/run/linkgate/routes
+	run -0 gw add stuck.example.test "$KEY"
+	mount --bind "$routes" "$routes"
+	mount -o remount,ro,bind "$routes"
+	run gw remove stuck.example.test
+	umount "$routes"
 	assert_equal "$status" 1
-	assert_output --partial "linkgate: removing full.example.test failed: nginx not reconfigured; the link is left whole"
-	[ -f "$d/links/full.example.test" ]
-	[ -f "$d/keys/full.example.test" ]
-	grep -q full.example.test "$d/nginx/http-map.conf"
-	run -0 gw status full.example.test
-	assert_output --regexp 'full.example.test +up'
-	run -0 gw remove full.example.test
-	run -1 grep full.example.test "$d/nginx/http-map.conf"
+	assert_output --partial "linkgate: removing stuck.example.test failed: its route file stays; the link is left whole"
+	[ -f "$d/links/stuck.example.test" ]
+	[ -f "$d/keys/stuck.example.test" ]
+	[ -f "$routes/stuck.example.test" ]
+	run -0 gw status stuck.example.test
+	assert_output --regexp 'stuck.example.test +up'
+	run -0 gw remove stuck.example.test
+	[ ! -e "$routes/stuck.example.test" ]
 	serves keep.example.test
 }
 

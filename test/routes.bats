@@ -227,6 +227,55 @@ count_ok() {
 	kill "$(cat "$WORK/holdv.pid")"
 }
 
+@test "an admin's cap of 100 on one link refuses its 101st connection, survives make gateway, and 0 gives back the gateway's cap" {
+	local rec="$WORK/root/var/lib/linkgate/links/capped.example.test"
+	stream_home capped.example.test h2 6 silent
+	run -0 gw limit capped.example.test --conns 100
+	assert_output "capped.example.test: at most 100 connections"
+	run -0 "$HELPERS/record" get "$rec" CONNS
+	assert_output 100
+	# The reconciler compares the link's firewall with its own cap.
+	run -0 gw start
+	refute_output --partial capped.example.test
+	# 250 connections from two visitors: the home gets 100 of them.
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY" python3 \
+		"$REPO/test/apps/streams.py" hold http capped.example.test 80 250 \
+		10.77.0.101,10.77.0.102 >"$WORK/holdc.log" 2>&1 &
+	echo $! >"$WORK/holdc.pid"
+	wait_for 300 grep -q held "$WORK/holdc.log"
+	wait_for 50 grep -q 'accepted 100' "$WORK/app-capped.example.test.log"
+	run ! grep -q 'accepted 200' "$WORK/app-capped.example.test.log"
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --resolve "capped.example.test:80:$GATEWAY" \
+		http://capped.example.test/
+	[ "$output" = 502 ]
+	[ "$(count_ok echo.example.test http 20)" -eq 20 ]
+	# Back to LINK_CONNS (1024): held connections stay, new ones pass.
+	run -0 gw limit capped.example.test --conns 0
+	assert_output --partial "(the gateway's LINK_CONNS)"
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY" python3 \
+		"$REPO/test/apps/streams.py" hold http capped.example.test 80 150 \
+		10.77.0.103 >"$WORK/holdc2.log" 2>&1 &
+	echo $! >"$WORK/holdc2.pid"
+	wait_for 300 grep -q held "$WORK/holdc2.log"
+	wait_for 50 grep -q 'accepted 200' "$WORK/app-capped.example.test.log"
+	kill "$(cat "$WORK/holdc.pid")" "$(cat "$WORK/holdc2.pid")"
+	gw remove capped.example.test >/dev/null
+}
+
+@test "a cap other than a number of connections is refused with exit 1, and a bad call is a usage error" {
+	local before v
+	before=$(cat "$WORK/root/var/lib/linkgate/links/echo.example.test")
+	for v in -1 100001 1e3 010 '' abc 99999999999999999999; do
+		run -1 gw limit echo.example.test --conns "$v"
+		assert_output --partial "bad --conns"
+	done
+	run -2 gw limit echo.example.test 10
+	run -1 gw limit nosuch.example.test --conns 10
+	assert_output --partial "no such link"
+	[ "$(cat "$WORK/root/var/lib/linkgate/links/echo.example.test")" = "$before" ]
+}
+
 @test ":80 passes a 16 KB header line, 64 KB of headers and a 16 KB response header" {
 	local line big i hdrs=()
 	line=$(head -c 16384 /dev/zero | tr '\0' a)

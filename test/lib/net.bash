@@ -44,8 +44,11 @@ net_up() {
 work_dir_check() {
 	[ -e "$WORK" ] || [ -L "$WORK" ] || return 0
 	if [ -L "$WORK" ] || [ ! -d "$WORK" ] ||
-		{ [ "$(stat -c %u:%a "$WORK")" != "$(id -u):700" ] &&
-			[ "$(stat -c %u:%a "$WORK")" != "$(id -u):711" ]; }; then
+		! case $(stat -c %u:%a "$WORK") in
+		# 701: path_traversable's o+x, for nginx's workers (nobody).
+		"$(id -u)":700 | "$(id -u)":701 | "$(id -u)":711) true ;;
+		*) false ;;
+		esac; then
 		echo "$WORK: not a folder this user made (owner $(stat -c %U "$WORK"), mode $(stat -c %a "$WORK")$([ -L "$WORK" ] && echo ', a symbolic link')): remove it or choose another folder" >&2
 		return 1
 	fi
