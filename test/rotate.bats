@@ -169,6 +169,21 @@ home_rotate() {
 	run -0 https_ok
 }
 
+@test "a rotation whose answer never reached the home is undone by make rotate again" {
+	local t0
+	# The gateway rotates (as if the answer were lost on the way): the
+	# home's keys no longer shake hands.
+	run -0 gw rotate rot.example.test "$(wg genkey | wg pubkey)"
+	if wait_for 10 https_ok; then fail "the home still serves with keys the gateway dropped"; fi
+	t0=$(date +%s%N)
+	run -0 home_rotate
+	assert_output --partial "the new keys have shaken hands"
+	run -0 wait_for 100 https_ok
+	echo "# a lost rotation: served again $((($(date +%s%N) - t0) / 1000000)) ms after make rotate started" >&3
+	assert_equal "$(field rot.example.test CLIENT_KEY)" \
+		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
+}
+
 # sighup_env PRIV GWPUB: the home's .env with these keys (written by the
 # shell: a key never in a command's arguments), and the client told.
 sighup_env() {
