@@ -77,7 +77,8 @@ home_rotate() {
 		old[$k]=$(field rot.example.test "$k")
 	done
 	pid=$(cat "$WORK/client-rot.example.test.pid")
-	run -0 https_ok
+	ino=$(stat -c %i "$ENV")
+	run -0 wait_for 100 https_ok
 	visitor_loop "$log" &
 	loop=$!
 	sleep 1
@@ -102,9 +103,11 @@ home_rotate() {
 	# handshake.
 	assert_equal "$(grep -v -e '^GATEWAY_CLIENT_WG_PRIVKEY=' -e '^GATEWAY_LINK_WG_PUBKEY=' "$ENV")" \
 		"$(grep -v -e '^GATEWAY_CLIENT_WG_PRIVKEY=' -e '^GATEWAY_LINK_WG_PUBKEY=' "$WORK/old.env")"
-	[ ! -e "$ENV.bak" ]
+	[ ! -e "$ENV.bak" ] && [ ! -e "$ENV.new" ]
 	run -0 stat -c %a "$ENV"
 	assert_output 600
+	# Written in place: a container's mount of the file sees the new one.
+	assert_equal "$(stat -c %i "$ENV")" "$ino"
 	# The same client process, never restarted.
 	kill -0 "$pid"
 	run -0 grep -c 'SIGHUP: new keys' "$WORK/client-rot.example.test.log"
