@@ -77,8 +77,11 @@ make_link() {
 	assert_output --partial "\"expires\":$exp,"
 	assert_output --regexp '"name":"keep.example.test"[^}]*"expires":null'
 	run -0 gw status e90.example.test
-	assert_line --index 0 --regexp ' TX +EXPIRES +HOME '
-	assert_line --index 1 --regexp '^e90\.example\.test +up .* (89|90)d '
+	assert_line --index 0 --regexp ' IF_MTU +EXPIRES +REASON$'
+	assert_line --index 1 --regexp '^e90\.example\.test +- .* (89|90)d$'
+	run -0 gw status --json e90.example.test
+	# shellcheck disable=SC2016 # jq's variable, not the shell's
+	run -0 jq -e --argjson e "$exp" '.links[0].expires == $e and .links[0].expiry_warning == false' <<<"$output"
 	run -0 gw remove e90.example.test
 }
 
@@ -162,13 +165,13 @@ make_link() {
 
 @test "status marks a link within EXPIRY_WARN and warns on stderr; a bad EXPIRY_WARN is refused" {
 	run -0 gw add w.example.test "$KEY" --expires 6d
-	run -0 gw status w.example.test
+	run -0 gw status --probe w.example.test
 	assert_line --regexp '^w\.example\.test +up .* [56]d! '
 	assert_line --regexp '^linkgate: warning: w\.example\.test expires [0-9-]+T[0-9:]+Z \(in [56]d\): renew it'
 	conf=$WORK/root/etc/linkgate/gateway.conf
 	cp "$conf" "$WORK/conf.saved"
 	echo EXPIRY_WARN=1d >>"$conf"
-	run -0 gw status w.example.test
+	run -0 gw status --probe w.example.test
 	assert_line --regexp '^w\.example\.test +up .* [56]d '
 	refute_output --partial warning
 	for bad in 0d -1d 1w 3651d x; do
@@ -179,6 +182,26 @@ make_link() {
 	done
 	cp "$WORK/conf.saved" "$conf"
 	run -0 gw remove w.example.test
+}
+
+@test "the metrics textfile gives each expiring link its expiry and warning, and a link that never expires neither" {
+	run -0 gw add m3.example.test "$KEY" --expires 3d
+	run -0 gw add m30.example.test "$KEY" --expires 30d
+	exp=$(field m3.example.test EXPIRES)
+	run -0 gw status --probe m3.example.test
+	prom=$WORK/root/var/lib/prometheus/node-exporter/linkgate.prom
+	run -0 grep -x "linkgate_link_expiry_timestamp_seconds{link=\"m3.example.test\",owner=\"root\"} $exp" "$prom"
+	run -0 grep -x 'linkgate_link_expiry_warning{link="m3.example.test",owner="root"} 1' "$prom"
+	run -0 grep -x 'linkgate_link_expiry_warning{link="m30.example.test",owner="root"} 0' "$prom"
+	run -1 grep -F 'link="keep.example.test"' <(grep '^linkgate_link_expiry' "$prom")
+	run -0 promtool check metrics <"$prom"
+	run -0 gw remove m3.example.test
+	run -0 gw remove m30.example.test
+}
+
+@test "list --json gives rotated as null until a rotation and expires as null for a link that never expires" {
+	run -0 gw list --json
+	run -0 jq -e '.links[] | select(.name == "keep.example.test") | .expires == null and .rotated == null' <<<"$output"
 }
 
 @test "linkgate expire removes an expired link with a home, logs it, and frees its port and index for the next link" {
@@ -237,8 +260,8 @@ make_link() {
 	run -0 gw start
 	assert_equal "$(field ml.example.test EXPIRES)" "$exp"
 	assert_equal "$(field ml.example.test LIFETIME)" 43200
-	run -0 gw status ml.example.test
-	assert_line --regexp '^ml\.example\.test +up .* (11|12)h! '
+	run -0 gw status --probe ml.example.test
+	assert_line --regexp '^ml\.example\.test +up .* (11|12)h!( |$)'
 	run -0 gw remove ml.example.test
 	rm -f "$WORK/out/ml.example.test.env"
 }

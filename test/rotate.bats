@@ -99,6 +99,10 @@ home_rotate() {
 		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
 	[ "$(field rot.example.test EXPIRES)" -ge "${old[EXPIRES]}" ]
 	[ "$(field rot.example.test ROTATED)" -ge $((t0 / 1000000000)) ]
+	run -0 gw list --json
+	# shellcheck disable=SC2016 # jq's variable, not the shell's
+	run -0 jq -e --argjson r "$(field rot.example.test ROTATED)" \
+		'.links[] | select(.name == "rot.example.test") | .rotated == $r' <<<"$output"
 	# Every other line of the .env as it was; the backup gone after the
 	# handshake.
 	assert_equal "$(grep -v -e '^GATEWAY_CLIENT_WG_PRIVKEY=' -e '^GATEWAY_LINK_WG_PUBKEY=' "$ENV")" \
