@@ -94,19 +94,21 @@ gateway: all
 gateway-down:
 	gateway/linkgate down
 
-# LINKS reaches the command in the environment, never pasted into a
-# shell line.
+# LINKS and MAX_LIFETIME reach the command in the environment, never
+# pasted into a shell line.
 authorize: all
 	gateway/linkgate authorize "$(KEY)" "$(NAME)" "$(DOMAINS)" \
-		$(if $(ADMIN),--admin) $(if $(LINKS),--links "$$LINKS")
+		$(if $(ADMIN),--admin) $(if $(LINKS),--links "$$LINKS") \
+		$(if $(MAX_LIFETIME),--max-lifetime "$$MAX_LIFETIME")
 
+# LINKS=remove also removes every link of the key.
 revoke:
-	gateway/linkgate revoke "$(NAME)"
+	gateway/linkgate revoke "$(NAME)" $(if $(LINKS),--links "$$LINKS")
 
 # The home side: create, remove and list links over ssh.
 # Variables reach bin/link in the environment, never pasted into a shell
 # line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
-# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW.
+# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW EXPIRES.
 link: all
 	bin/link -- "$$GATEWAY" "$$FQDN" "$$EXPOSE"
 
@@ -115,6 +117,11 @@ unlink: all
 
 links: all
 	bin/link --list -- "$$GATEWAY"
+
+# New keys for the link of FQDN's .env (in LINK_DIR), same port and
+# addresses; the running link client is told with SIGHUP.
+rotate: all
+	bin/link --rotate -- "$$GATEWAY" "$$FQDN"
 
 # The demo (see README): everything in namespaces and $(DEMO_DIR).
 DEMO_DEPS = build-essential libsodium-dev libnftables-dev nginx \
@@ -190,11 +197,14 @@ uninstall:
 	-systemctl disable --now linkgate.service 2>/dev/null
 	-systemctl disable --now linkgate-check.timer 2>/dev/null
 	-systemctl disable --now linkgate-health.timer 2>/dev/null
+	-systemctl disable --now linkgate-expire.timer 2>/dev/null
 	rm -f $(DESTDIR)/etc/systemd/system/linkgate.service \
 		$(DESTDIR)/etc/systemd/system/linkgate-check.service \
 		$(DESTDIR)/etc/systemd/system/linkgate-check.timer \
 		$(DESTDIR)/etc/systemd/system/linkgate-health.service \
 		$(DESTDIR)/etc/systemd/system/linkgate-health.timer \
+		$(DESTDIR)/etc/systemd/system/linkgate-expire.service \
+		$(DESTDIR)/etc/systemd/system/linkgate-expire.timer \
 		$(DESTDIR)/etc/systemd/system/link-client@.service \
 		$(DESTDIR)$(PREFIX)/bin/linkgate-link $(DESTDIR)$(PREFIX)/bin/link-client
 	rm -rf $(DESTDIR)$(LIBEXEC)
@@ -204,4 +214,4 @@ clean:
 
 -include $(B)/*.d $(B)/asan/*.d
 
-.PHONY: bench demo demo-down docker docker-base link unlink links setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean
+.PHONY: bench demo demo-down docker docker-base link unlink links rotate setup gateway gateway-down authorize revoke all check-build test fuzz deps install uninstall clean

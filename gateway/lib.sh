@@ -147,6 +147,12 @@ METRICS_DIR=
 # errors with the visitor's address; 0 (default): nothing of visitors is
 # stored.
 ACCESS_LOG=0
+# status warns about a link this long before it expires (a duration, as
+# make link's EXPIRES).
+EXPIRY_WARN=7d
+# After add --replace, the old client key keeps the link this long, or
+# until the new key shakes hands (replace_locked).
+KEY_GRACE=5m
 # Fixed, not settings. Each nginx worker may hold this many connections
 # (a proxied one takes two), with this many + 1024 open files (the unit's
 # LimitNOFILE is above it); ~7 MB a worker. A link's whole cap takes 2,048.
@@ -186,6 +192,8 @@ conf_load() {
 		HEALTH_TIMEOUT) HEALTH_TIMEOUT=$value ;;
 		METRICS_DIR) METRICS_DIR=$value ;;
 		ACCESS_LOG) ACCESS_LOG=$value ;;
+		EXPIRY_WARN) EXPIRY_WARN=$value ;;
+		KEY_GRACE) KEY_GRACE=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -266,6 +274,28 @@ conf_check() {
 	/*[!A-Za-z0-9/._-]* | [!/]*) die "bad METRICS_DIR '$METRICS_DIR': an absolute path, or off" ;;
 	esac
 	case $ACCESS_LOG in 0 | 1) ;; *) die "bad ACCESS_LOG '$ACCESS_LOG': 0 or 1" ;; esac
+	# Checked where used (status): the helper is a process, and most
+	# commands never need it.
+	case $EXPIRY_WARN in
+	[1-9]*[smhd]) case ${EXPIRY_WARN%?} in *[!0-9]*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;; esac ;;
+	*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;;
+	esac
+	case $KEY_GRACE in
+	[1-9]*[smhd]) case ${KEY_GRACE%?} in *[!0-9]*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;; esac ;;
+	*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;;
+	esac
+}
+
+# key_grace_secs: KEY_GRACE in seconds (exit 1 when out of range).
+key_grace_secs() {
+	"$BUILD/record" lifetime -- "$KEY_GRACE" 2>/dev/null ||
+		die "bad KEY_GRACE '$KEY_GRACE': at most 3650d"
+}
+
+# expiry_warn_secs: EXPIRY_WARN in seconds (exit 1 when out of range).
+expiry_warn_secs() {
+	"$BUILD/record" lifetime -- "$EXPIRY_WARN" 2>/dev/null ||
+		die "bad EXPIRY_WARN '$EXPIRY_WARN': at most 3650d"
 }
 
 # limit_check KEY VALUE MAX: VALUE is a number from 1 to MAX.

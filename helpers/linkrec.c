@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-enum field_kind { F_HOST, F_NUM, F_KEY, F_ADDR, F_OWNER };
+enum field_kind { F_HOST, F_NUM, F_KEY, F_OKEY, F_ADDR, F_OWNER };
 
 struct field {
 	const char *key;
@@ -45,6 +46,12 @@ static const struct field fields[] = {
 	/* An admin's cap on the link's concurrent connections (linkgate
 	 * limit); 0 means the gateway's LINK_CONNS. */
 	NUM("CONNS", conns, 0, 100000, 0, "0"),
+	/* Expiry and rotation (README, "The link record"). */
+	NUM("EXPIRES", expires, 0, 1UL << 40, 0, "0"),
+	NUM("LIFETIME", lifetime, 0, LIFETIME_MAX, 0, "0"),
+	NUM("ROTATED", rotated, 0, 1UL << 40, 0, "0"),
+	STR("PREV_CLIENT_KEY", NULL, F_OKEY, prev_client_key, 0, ""),
+	NUM("PREV_UNTIL", prev_until, 0, 1UL << 40, 0, "0"),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -88,6 +95,90 @@ static int valid_owner(const char *v)
 	return 1;
 }
 
+const char *duration_parse(const char *s, unsigned long *secs)
+{
+	static const struct { char unit; unsigned long secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[10];
+	size_t n = strlen(s), i;
+	unsigned long v;
+
+	if (n < 2 || n - 1 >= sizeof(num))
+		return "not a number (1-9 digits) and a unit (s, m, h or d)";
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (s[n - 1] == units[i].unit)
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return "not a number (1-9 digits) and a unit (s, m, h or d)";
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	if (parse_ulong(num, 0, 999999999UL, &v))
+		return "not a number (1-9 digits) and a unit (s, m, h or d)";
+	if (v == 0)
+		return "zero";
+	/* 999999999 d does not fit: compare before multiplying. */
+	if (v > LIFETIME_MAX / units[i].secs)
+		return "longer than 3650 days";
+	*secs = v * units[i].secs;
+	return NULL;
+}
+
+/* A date YYYY-MM-DD that exists, as seconds since the epoch (UTC). */
+static const char *date_parse(const char *s, unsigned long *at)
+{
+	struct tm tm = { 0 }, back;
+	time_t t;
+	int i, year, mon, mday;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return "not a date YYYY-MM-DD";
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return "not a date YYYY-MM-DD";
+	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+		     (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
+	tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
+	year = tm.tm_year;
+	mon = tm.tm_mon;
+	mday = tm.tm_mday;
+	t = timegm(&tm);
+	/* timegm folds 2027-02-30 into March: a date must come back as it
+	 * was written. */
+	if (t < 0 || !gmtime_r(&t, &back) || back.tm_year != year ||
+	    back.tm_mon != mon || back.tm_mday != mday)
+		return "no such date";
+	*at = (unsigned long)t;
+	return NULL;
+}
+
+const char *expiry_parse(const char *s, unsigned long now, unsigned long *at,
+			 unsigned long *lifetime)
+{
+	const char *why;
+	unsigned long v;
+
+	if (strchr(s, '-')) {
+		why = date_parse(s, &v);
+		if (why)
+			return why;
+		if (v <= now)
+			return "in the past";
+		if (v - now > LIFETIME_MAX)
+			return "more than 3650 days ahead";
+		*at = v;
+		*lifetime = 0;
+		return NULL;
+	}
+	why = duration_parse(s, &v);
+	if (why)
+		return why;
+	*at = now + v;
+	*lifetime = v;
+	return NULL;
+}
+
 int prefix_valid(const char *prefix)
 {
 	size_t i, n = strlen(prefix);
@@ -120,6 +211,9 @@ static const char *field_value_set(struct record *r, size_t i, const char *v)
 		break;
 	case F_KEY:
 		ok = valid_wg_key(v);
+		break;
+	case F_OKEY:
+		ok = len == 0 || valid_wg_key(v);
 		break;
 	case F_ADDR:
 		ok = valid_addr(v);

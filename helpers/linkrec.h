@@ -21,7 +21,9 @@ struct record {
 	char name[HOST_MAX + 1];
 	unsigned long index, port, mtu, created, wildcard;
 	unsigned long conns;	/* the link's connection cap; 0: LINK_CONNS */
+	unsigned long expires, lifetime, rotated, prev_until;
 	char client_key[WG_KEY_LEN + 1], gateway_key[WG_KEY_LEN + 1];
+	char prev_client_key[WG_KEY_LEN + 1];
 	char veth_gateway[ADDR_MAX], veth_link[ADDR_MAX];
 	char tunnel_gateway[ADDR_MAX], tunnel_client[ADDR_MAX];
 	char owner[OWNER_MAX + 1];
@@ -68,6 +70,22 @@ int record_field(const struct record *r, const char *prefix, const char *key,
  * 8-28), written to out (ADDR_MAX bytes). Returns NULL, or the reason the
  * pool is bad or too small for the index. */
 const char *pool_addr(const char *pool, unsigned long index, int n, char *out);
+
+/* The longest lifetime a link or a key's MAX_LIFETIME may have: 3650
+ * days (ten years), in seconds. Beyond it a value is a mistake. */
+#define LIFETIME_MAX 315360000UL
+
+/* Parses a duration: a number without leading zeros, 1 to 9 digits, and
+ * one unit, s, m, h or d (90d, 12h, 30m), from 1 s to LIFETIME_MAX.
+ * Writes the seconds to *secs. Returns NULL, or the reason it is bad. */
+const char *duration_parse(const char *s, unsigned long *secs);
+
+/* Parses an expiry: a duration from now (seconds since the epoch), or a
+ * date YYYY-MM-DD (00:00 UTC of that day) after now and at most
+ * LIFETIME_MAX ahead. Writes the time it expires to *at and the duration
+ * (0 for a date) to *lifetime. Returns NULL, or the reason. */
+const char *expiry_parse(const char *s, unsigned long now, unsigned long *at,
+			 unsigned long *lifetime);
 
 /* Whether a gateway name prefix is valid: 1-6 of a-z, 0-9 (so
  * "<prefix>n65535" fits the kernel's 15-byte interface names). */

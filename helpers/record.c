@@ -22,6 +22,8 @@ static void usage(FILE *f)
 		"       record list [-p PREFIX -o OUT_DIR] DIR\n"
 		"       record set [-t TMPDIR] FILE KEY=value...\n"
 		"       record derive PREFIX VETH_POOL TUNNEL_POOL INDEX\n"
+		"       record lifetime [--] DURATION\n"
+		"       record expiry [--] EXPIRES NOW\n"
 		"\n"
 		"show    validates a record and prints every field as KEY=value\n"
 		"        lines (optional fields at their defaults); with -p, also\n"
@@ -40,6 +42,11 @@ static void usage(FILE *f)
 		"derive  prints the names and addresses link INDEX gets: NS,\n"
 		"        VETH_GW, VETH_LINK, WG, VETH_GATEWAY_ADDR, VETH_LINK_ADDR,\n"
 		"        TUNNEL_GATEWAY, TUNNEL_CLIENT\n"
+		"lifetime  prints the seconds of DURATION: 1-9 digits and s, m, h\n"
+		"        or d (90d, 12h, 30m), at most 3650 days\n"
+		"expiry  prints when a link made at NOW (seconds since the epoch)\n"
+		"        with EXPIRES (a DURATION, or a date YYYY-MM-DD: 00:00 UTC)\n"
+		"        expires, a tab, and its lifetime (0 for a date)\n"
 		"\n"
 		"Exit: 0 ok, 1 refused or failed (corrupt record, bad value),\n"
 		"2 usage (also an unknown key).\n");
@@ -263,6 +270,37 @@ static int cmd_derive(char **argv)
 	return 0;
 }
 
+static int cmd_lifetime(const char *spec)
+{
+	char shown[72];
+	unsigned long secs;
+	const char *why = duration_parse(spec, &secs);
+
+	if (why)
+		errx(EXIT_REFUSED, "bad duration '%s': %s (like 90d, 12h, 30m)",
+		     printable(spec, shown, sizeof(shown)), why);
+	printf("%lu\n", secs);
+	return 0;
+}
+
+static int cmd_expiry(const char *spec, const char *now_text)
+{
+	char shown[72];
+	unsigned long now, at, lifetime;
+	const char *why;
+
+	if (parse_ulong(now_text, 1, 1UL << 40, &now))
+		errx(EXIT_USAGE, "bad time '%s'",
+		     printable(now_text, shown, sizeof(shown)));
+	why = expiry_parse(spec, now, &at, &lifetime);
+	if (why)
+		errx(EXIT_REFUSED, "bad expiry '%s': %s (a duration like 90d, "
+		     "12h, 30m, or a date YYYY-MM-DD)",
+		     printable(spec, shown, sizeof(shown)), why);
+	printf("%lu\t%lu\n", at, lifetime);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *prefix = NULL, *tmpdir = NULL, *out = NULL, *verb;
@@ -298,6 +336,10 @@ int main(int argc, char **argv)
 		return cmd_set(tmpdir, argv[0], argc - 1, argv + 1);
 	if (!strcmp(verb, "derive") && argc == 4 && !tmpdir && !prefix && !out)
 		return cmd_derive(argv);
+	if (!strcmp(verb, "lifetime") && argc == 1 && !tmpdir && !prefix && !out)
+		return cmd_lifetime(argv[0]);
+	if (!strcmp(verb, "expiry") && argc == 2 && !tmpdir && !prefix && !out)
+		return cmd_expiry(argv[0], argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -19,6 +19,8 @@ setup() {
 	done
 	assert_line --regexp '^\| through the project.s WireGuard link \| 0?\.?[0-9.]+ '
 	assert_line --regexp '^\| make link over ssh \(ms, 3 runs\) \| [1-9]'
+	assert_line --regexp '^\| make rotate over ssh \(ms, 2 runs\) \| [1-9]'
+	assert_line --regexp '^\| longest gap between a visitor.s HTTPS answers during make rotate \(ms\) \| [1-9]'
 	assert_line --regexp '^\| make gateway restoring 10 links from a cold start'
 	assert_line --regexp '^\| make gateway on a healthy gateway with 10 links'
 	assert_line --regexp '^\| linkgate health, one round over 10 links, every home down \(s; CPU s\) \| [0-9.]+; [0-9.]+ \|$'

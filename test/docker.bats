@@ -246,6 +246,29 @@ packages() {
 	assert_output --partial "xff=$VISITOR host=$A"
 }
 
+@test "make rotate's new keys reach the running container by docker-compose kill -s SIGHUP, without a restart" {
+	local c started start
+	c=$(cid "$WORK/snippet-a")
+	started=$(dk h1 inspect -f '{{.State.StartedAt}}' "$c")
+	run -0 ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" \
+		FQDN="$A" make -s -C "$REPO" rotate
+	# The container's client is not this machine's to signal: make rotate
+	# says how, and keeps the backup.
+	assert_output --partial "docker-compose kill -s SIGHUP $(service "$WORK/snippet-a")"
+	[ -f "$WORK/h1/$A.env.bak" ]
+	start=$(date +%s%N)
+	run -0 dc kill -s SIGHUP "$(service "$WORK/snippet-a")"
+	within 30 served "$A"
+	echo "# make rotate, then SIGHUP to the container: serving again $(since "$start") ms after the signal" >&3
+	run -0 dk h1 inspect -f '{{.State.StartedAt}} {{.RestartCount}} {{.State.Running}}' "$c"
+	assert_output "$started 0 true"
+	run -0 dk h1 logs "$c"
+	assert_output --partial "SIGHUP: new keys from /etc/linkgate/link.env"
+	run -0 visit_tls "$A"
+	assert_output --partial "xff=$VISITOR host=$A"
+}
+
 @test "docker restart of a link serves again" {
 	c=$(cid "$WORK/snippet-a")
 	start=$(date +%s%N)

@@ -146,7 +146,7 @@ uplink_carries() {
 	# All this with the gateway's end at 1380: for TCP, the segment size
 	# the home advertises is what bounds the gateway's packets.
 	run -0 gw status --probe up.example.test
-	assert_line --regexp '^up\.example\.test +up .* yes +1380 +1380$'
+	assert_line --regexp '^up\.example\.test +up .* yes +1380 +1380 +never$'
 }
 
 teardown_file() {
@@ -220,13 +220,13 @@ link_field() {
 @test "status shows the record's MTU and the interface's own; a link whose MTU differs is not up" {
 	gw add st.example.test "$(wg genkey | wg pubkey)" --mtu 1360 >/dev/null
 	run -0 gw status --probe st.example.test
-	assert_line --index 0 --regexp ' MTU +IF_MTU +REASON$'
-	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1360 +no handshake with the home yet$'
+	assert_line --index 0 --regexp ' MTU +IF_MTU +EXPIRES +REASON$'
+	assert_line --index 1 --regexp '^st\.example\.test +up .* 1360 +1360 +never +no handshake with the home yet$'
 	idx=$(link_field st.example.test INDEX)
 	ip -n "${GWPREFIX}n$idx" link set "${GWPREFIX}w$idx" mtu 1420
 	# make gateway's check counts the MTU: the link is down until repaired.
 	run -0 gw status --probe st.example.test
-	assert_line --index 1 --regexp '^st\.example\.test +down .* 1360 +1420 +gateway side: MTU$'
+	assert_line --index 1 --regexp '^st\.example\.test +down .* 1360 +1420 +never +gateway side: MTU$'
 	gw remove st.example.test >/dev/null
 }
 

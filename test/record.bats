@@ -174,6 +174,21 @@ new() {
 	assert_equal "$(md5sum <"$D/a.example.com")" "$before"
 }
 
+@test "lifetime and expiry print seconds, and refuse zero, negative, huge and garbage with exit 1" {
+	run -0 record lifetime -- 90d
+	assert_output 7776000
+	run -0 record expiry -- 12h 1796083200
+	assert_output $'1796126400\t43200'
+	run -0 record expiry -- 2026-12-02 1796083200
+	assert_output $'1796169600\t0'
+	for bad in 0 0d -1d 3651d 1w 2026-11-30 2027-02-29 x -- -p; do
+		run -1 record expiry -- "$bad" 1796083200
+		assert_output --partial "record: bad expiry '$bad'"
+	done
+	run -1 record lifetime -- 2026-12-02
+	run -2 record expiry -- 1d
+}
+
 @test "bad arguments are usage errors" {
 	run -2 record
 	run -2 record show

@@ -17,7 +17,8 @@ verified() {
 @test "linkgate setup's units pass systemd-analyze verify without a warning" {
 	run -0 "$REPO/gateway/linkgate" units "$D"
 	verified "$D/linkgate.service" "$D/linkgate-check.service" "$D/linkgate-check.timer" \
-		"$D/linkgate-health.service" "$D/linkgate-health.timer"
+		"$D/linkgate-health.service" "$D/linkgate-health.timer" \
+		"$D/linkgate-expire.service" "$D/linkgate-expire.timer"
 }
 
 @test "the health timer runs linkgate health every HEALTH_INTERVAL seconds, 30 by default" {
@@ -33,6 +34,14 @@ verified() {
 	echo HEALTH_INTERVAL=2 >"$BATS_TEST_TMPDIR/root/etc/linkgate/gateway.conf"
 	LINKGATE_ROOT=$BATS_TEST_TMPDIR/root run -1 "$REPO/gateway/linkgate" units "$D"
 	assert_output "linkgate: bad HEALTH_INTERVAL '2': 5-86400"
+}
+
+@test "the expiry timer runs linkgate expire every minute, also when the gateway unit is stopped" {
+	"$REPO/gateway/linkgate" units "$D"
+	run -0 grep -x "ExecStart=$REPO/gateway/linkgate expire" "$D/linkgate-expire.service"
+	run -0 grep -x 'OnUnitInactiveSec=1min' "$D/linkgate-expire.timer"
+	run -1 grep -E '^(Requisite|Requires|BindsTo)=' "$D/linkgate-expire.service"
+	run -0 grep -x 'WantedBy=timers.target' "$D/linkgate-expire.timer"
 }
 
 @test "the gateway unit leaves its daemons to linkgate down, and never uses KillMode=none" {

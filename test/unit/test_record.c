@@ -92,7 +92,7 @@ TEST(unknown_keys_are_kept_in_order_and_rewritten)
 	check(!parse(text, &r, &extra, why));
 	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
 	check(!record_format(&r, &extra, &out));
-	check(strstr(out.data, "CONNS=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
+	check(strstr(out.data, "PREV_UNTIL=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
 			       "EMPTY=\n") != NULL);
 	check(!parse(out.data, &again, &extra2, why));
 	check(!strcmp(extra2.data, extra.data));
@@ -244,6 +244,73 @@ TEST(set_creates_updates_and_keeps_unknown_keys)
 	buf_free(&b);
 }
 
+TEST(durations_take_one_unit_and_stay_within_ten_years)
+{
+	unsigned long v = 7;
+	static const char *const bad[] = {
+		"", "0", "0d", "00d", "01d", "-1d", "+1d", "1", "d", "1w", "1D",
+		"1.5d", "1d2h", " 1d", "1d ", "3651d", "87601h", "5256001m",
+		"315360001s", "9999999999d", "999999999d", "1e3s", "0x10s",
+		"1dd", "1\nd",
+	};
+	size_t i;
+
+	check(!duration_parse("90d", &v) && v == 90UL * 86400);
+	check(!duration_parse("12h", &v) && v == 43200);
+	check(!duration_parse("30m", &v) && v == 1800);
+	check(!duration_parse("1s", &v) && v == 1);
+	check(!duration_parse("3650d", &v) && v == LIFETIME_MAX);
+	check(!duration_parse("315360000s", &v) && v == LIFETIME_MAX);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		check(duration_parse(bad[i], &v) != NULL && v == 7);
+	}
+}
+
+TEST(an_expiry_is_a_duration_from_now_or_a_future_date)
+{
+	/* 2026-12-01 00:00:00 UTC */
+	const unsigned long now = 1796083200UL;
+	unsigned long at = 0, life = 1;
+
+	check(!expiry_parse("90d", now, &at, &life) &&
+	      at == now + 90UL * 86400 && life == 90UL * 86400);
+	check(!expiry_parse("2026-12-02", now, &at, &life) &&
+	      at == now + 86400 && life == 0);
+	check(!expiry_parse("2028-02-29", now, &at, &life));
+	check(expiry_parse("2027-02-29", now, &at, &life) != NULL);
+	check(expiry_parse("2026-13-01", now, &at, &life) != NULL);
+	check(expiry_parse("2026-12-00", now, &at, &life) != NULL);
+	check(expiry_parse("2026-12-01", now, &at, &life) != NULL);
+	check(expiry_parse("2020-01-01", now, &at, &life) != NULL);
+	check(expiry_parse("2040-01-01", now, &at, &life) != NULL);
+	check(expiry_parse("2026-1-01", now, &at, &life) != NULL);
+	check(expiry_parse("2026-12-01T00", now, &at, &life) != NULL);
+	check(expiry_parse("-5d", now, &at, &life) != NULL);
+	check(expiry_parse("0", now, &at, &life) != NULL);
+}
+
+TEST(expiry_fields_default_to_never_and_are_checked)
+{
+	struct record r;
+	char text[2048], why[160];
+
+	check(!parse(v2_min, &r, NULL, why));
+	check(r.expires == 0 && r.lifetime == 0 && r.rotated == 0 &&
+	      r.prev_client_key[0] == '\0' && r.prev_until == 0);
+	snprintf(text, sizeof(text), "%sEXPIRES=1796083200\nLIFETIME=60\n",
+		 v2_min);
+	check(!parse(text, &r, NULL, why) && r.expires == 1796083200UL &&
+	      r.lifetime == 60);
+	snprintf(text, sizeof(text), "%sLIFETIME=315360001\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "LIFETIME"));
+	snprintf(text, sizeof(text), "%sEXPIRES=-1\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "EXPIRES"));
+	snprintf(text, sizeof(text), "%sPREV_CLIENT_KEY=abc\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 &&
+	      strstr(why, "PREV_CLIENT_KEY"));
+}
+
 int main(void)
 {
 	run(a_version_1_record_reads_with_its_old_key_names);
@@ -257,5 +324,8 @@ int main(void)
 	run(show_prints_every_field_and_the_derived_names);
 	run(pool_addresses_follow_the_index);
 	run(set_creates_updates_and_keeps_unknown_keys);
+	run(durations_take_one_unit_and_stay_within_ten_years);
+	run(an_expiry_is_a_duration_from_now_or_a_future_date);
+	run(expiry_fields_default_to_never_and_are_checked);
 	return check_failed_any();
 }

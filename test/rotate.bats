@@ -1,0 +1,299 @@
+#!/usr/bin/env bats
+# Key rotation from home: make rotate (bin/link --rotate, the gateway's
+# rotate verb over the forced command), the link client taking the new
+# keys on SIGHUP without a restart, a visitor's HTTPS requests during it,
+# the old keys refused after it, and linkgate rotate killed after each of
+# its steps.
+#
+#   ${T}i visitor ── bridge ── ${T}g gateway (make setup/gateway, sshd)
+#                          ├── ${T}h1 home: nginx app, link client (Caddy,
+#                          │            TLS_INTERNAL), make rotate
+#                          └── ${T}h2 a home that kept the old keys
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	net_down
+	net_up
+	gateway_make_up h1
+	home_app h1
+	home_link h1 rot.example.test 127.0.0.1:9080 EXPIRES=1h >/dev/null
+	home_client h1 rot.example.test KEEPALIVE=2 TLS_INTERNAL=1
+	ssh-keygen -q -t ed25519 -N '' -C other@home -f "$WORK/other"
+	gw_make authorize KEY="$WORK/other.pub" NAME=other DOMAINS=example.test
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+	D=$WORK/root/var/lib/linkgate
+	ENV=$WORK/h1/rot.example.test.env
+}
+
+field() {
+	"$HELPERS/record" get "$D/links/$1" "$2"
+}
+
+env_get() {
+	sed -n "s/^$1=//p" "$ENV"
+}
+
+# https_ok: one visitor request over HTTPS on a fresh connection.
+https_ok() {
+	ip netns exec "${T}i" curl -sfk -o /dev/null --max-time 1 \
+		--resolve "rot.example.test:443:$GATEWAY" https://rot.example.test/
+}
+
+# visitor_loop FILE: HTTPS requests one after another until FILE.stop
+# exists (at most 600), each line "NANOSECONDS ok|fail".
+visitor_loop() {
+	local i=0 t r
+	while [ ! -e "$1.stop" ] && [ "$i" -lt 600 ]; do
+		t=$(date +%s%N)
+		if https_ok; then r=ok; else r=fail; fi
+		echo "$t $r" >>"$1"
+		i=$((i + 1))
+	done
+}
+
+home_rotate() {
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" \
+		FQDN=rot.example.test make -s -C "$REPO" rotate
+}
+
+@test "make rotate gives new keys, keeps name, index, port and addresses; the client takes them on SIGHUP; visitors see about a second without answers at most" {
+	local log=$WORK/visits gap
+	local -A old
+	cp "$ENV" "$WORK/old.env"
+	for k in INDEX PORT TUNNEL_CLIENT TUNNEL_GATEWAY VETH_LINK_ADDR GATEWAY_KEY EXPIRES; do
+		old[$k]=$(field rot.example.test "$k")
+	done
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	ino=$(stat -c %i "$ENV")
+	run -0 wait_for 100 https_ok
+	visitor_loop "$log" &
+	loop=$!
+	sleep 1
+	t0=$(date +%s%N)
+	run -0 home_rotate
+	t1=$(date +%s%N)
+	assert_output --partial "told the link client (pid $pid)"
+	assert_output --partial "the new keys have shaken hands"
+	sleep 3
+	touch "$log.stop"
+	wait "$loop"
+	for k in INDEX PORT TUNNEL_CLIENT TUNNEL_GATEWAY VETH_LINK_ADDR; do
+		assert_equal "$(field rot.example.test "$k")" "${old[$k]}"
+	done
+	[ "$(field rot.example.test GATEWAY_KEY)" != "${old[GATEWAY_KEY]}" ]
+	assert_equal "$(field rot.example.test GATEWAY_KEY)" "$(env_get GATEWAY_LINK_WG_PUBKEY)"
+	assert_equal "$(field rot.example.test CLIENT_KEY)" \
+		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
+	[ "$(field rot.example.test EXPIRES)" -ge "${old[EXPIRES]}" ]
+	[ "$(field rot.example.test ROTATED)" -ge $((t0 / 1000000000)) ]
+	run -0 gw list --json
+	# shellcheck disable=SC2016 # jq's variable, not the shell's
+	run -0 jq -e --argjson r "$(field rot.example.test ROTATED)" \
+		'.links[] | select(.name == "rot.example.test") | .rotated == $r' <<<"$output"
+	# Every other line of the .env as it was; the backup gone after the
+	# handshake.
+	assert_equal "$(grep -v -e '^GATEWAY_CLIENT_WG_PRIVKEY=' -e '^GATEWAY_LINK_WG_PUBKEY=' "$ENV")" \
+		"$(grep -v -e '^GATEWAY_CLIENT_WG_PRIVKEY=' -e '^GATEWAY_LINK_WG_PUBKEY=' "$WORK/old.env")"
+	[ ! -e "$ENV.bak" ] && [ ! -e "$ENV.new" ]
+	run -0 stat -c %a "$ENV"
+	assert_output 600
+	# Written in place: a container's mount of the file sees the new one.
+	assert_equal "$(stat -c %i "$ENV")" "$ino"
+	# The same client process, never restarted.
+	kill -0 "$pid"
+	run -0 grep -c 'SIGHUP: new keys' "$WORK/client-rot.example.test.log"
+	# The longest stretch without an answer, from the last answer before
+	# a failure to the next answer; no failure from 1 s after make rotate
+	# returned.
+	gap=$(awk '$2 == "ok" { if (last && $1 - last > max) max = $1 - last; last = $1 }
+		END { printf "%d", max / 1000000 }' "$log")
+	late=$(awk -v t="$((t1 + 1000000000))" '$1 > t && $2 == "fail"' "$log" | wc -l)
+	echo "# make rotate took $(((t1 - t0) / 1000000)) ms; $(wc -l <"$log") HTTPS requests, $(grep -c fail "$log") failed, longest gap between answers $gap ms, failures after: $late" >&3
+	[ "$(grep -c ' ok$' "$log")" -gt 10 ]
+	assert_equal "$late" 0
+	[ "$gap" -lt 5000 ]
+}
+
+@test "a home that kept the old keys cannot shake hands with the gateway, and the gateway holds only the new peer" {
+	[ -f "$WORK/old.env" ] || skip "needs the rotation test before it"
+	idx=$(field rot.example.test INDEX)
+	sed -n 's/^GATEWAY_CLIENT_WG_PRIVKEY=//p' "$WORK/old.env" >"$WORK/old.key"
+	chmod 600 "$WORK/old.key"
+	home_peer h2 7 "$WORK/old.key" "$(sed -n 's/^GATEWAY_LINK_WG_PUBKEY=//p' "$WORK/old.env")" \
+		"$(sed -n 's/^GATEWAY_ENDPOINT=//p' "$WORK/old.env")" "$(field rot.example.test TUNNEL_CLIENT)"
+	ip netns exec "${T}h2" ping -c 3 -i 0.5 -W 1 "$(field rot.example.test TUNNEL_GATEWAY)" \
+		>/dev/null 2>&1 || true
+	run -0 ip netns exec "${T}h2" wg show "${T}c7" latest-handshakes
+	assert_output --regexp $'\t0$'
+	run -0 wg show "${GWPREFIX}w$idx" peers
+	assert_output "$(field rot.example.test CLIENT_KEY)"
+	ip -n "${T}h2" link del "${T}c7"
+	run -0 https_ok
+}
+
+@test "a bad .env on SIGHUP changes nothing: the client keeps its keys and says so; the same .env again is noticed" {
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	cp "$ENV" "$WORK/good.env"
+	# shellcheck disable=SC2016 # shell syntax the client must refuse
+	echo 'EXPOSE=$(id)' >>"$ENV"
+	kill -HUP "$pid"
+	run -0 wait_for 50 grep -q "SIGHUP: $ENV refused" "$WORK/client-rot.example.test.log"
+	cp "$WORK/good.env" "$ENV"
+	kill -HUP "$pid"
+	run -0 wait_for 50 grep -q "SIGHUP: the keys and endpoint in $ENV are the running ones" \
+		"$WORK/client-rot.example.test.log"
+	kill -0 "$pid"
+	run -0 https_ok
+}
+
+@test "rotate is refused for another key's link, with a bad key or the current key, and changes nothing" {
+	before=$(state_sum)
+	run -1 ssh_as other rotate rot.example.test "$(wg genkey | wg pubkey)"
+	assert_output "linkgate: rot.example.test belongs to another key"
+	run -1 gw rotate rot.example.test "$(field rot.example.test CLIENT_KEY)"
+	assert_output "linkgate: rot.example.test: the new client key is the link's current one"
+	run -1 gw rotate rot.example.test notakey
+	assert_output --partial "linkgate: bad client key"
+	run -1 gw rotate none.example.test "$(wg genkey | wg pubkey)"
+	assert_output "linkgate: none.example.test: no such link"
+	run -2 gw rotate rot.example.test
+	run -1 ssh_as other rotate rot.example.test
+	assert_output "linkgate: refused: usage: rotate FQDN CLIENT_PUBKEY"
+	assert_equal "$(state_sum)" "$before"
+	run -0 https_ok
+}
+
+@test "a rotation whose answer never reached the home is undone by make rotate again" {
+	local t0
+	# The gateway rotates (as if the answer were lost on the way): the
+	# home's keys no longer shake hands.
+	run -0 gw rotate rot.example.test "$(wg genkey | wg pubkey)"
+	if wait_for 10 https_ok; then fail "the home still serves with keys the gateway dropped"; fi
+	t0=$(date +%s%N)
+	run -0 home_rotate
+	assert_output --partial "the new keys have shaken hands"
+	run -0 wait_for 100 https_ok
+	echo "# a lost rotation: served again $((($(date +%s%N) - t0) / 1000000)) ms after make rotate started" >&3
+	assert_equal "$(field rot.example.test CLIENT_KEY)" \
+		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
+}
+
+# sighup_env PRIV GWPUB: the home's .env with these keys (written by the
+# shell: a key never in a command's arguments), and the client told.
+sighup_env() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		GATEWAY_CLIENT_WG_PRIVKEY=*) printf 'GATEWAY_CLIENT_WG_PRIVKEY=%s\n' "$1" ;;
+		GATEWAY_LINK_WG_PUBKEY=*) printf 'GATEWAY_LINK_WG_PUBKEY=%s\n' "$2" ;;
+		*) printf '%s\n' "$line" ;;
+		esac
+	done <"$ENV" >"$ENV.new"
+	mv "$ENV.new" "$ENV"
+	kill -HUP "$(cat "$WORK/client-rot.example.test.pid")"
+}
+
+@test "add --replace: the old key serves until the new one shakes hands, then the address moves to the new key and the old peer goes" {
+	local idx old_c gwk new_priv new_c t0 t1
+	idx=$(field rot.example.test INDEX)
+	old_c=$(field rot.example.test CLIENT_KEY)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$new_c" --replace
+	assert_equal "$(field rot.example.test CLIENT_KEY)" "$new_c"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$old_c"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_line "$old_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_line "$new_c	(none)"
+	run -0 https_ok
+	# make gateway takes the grace period as it is.
+	run -0 gw start
+	refute_output --partial repairing
+	t0=$(date +%s%N)
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
+	run -0 wait_for 50 https_ok
+	t1=$(date +%s%N)
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	echo "# replace: served by the new key $(((t1 - t0) / 1000000)) ms after the home took it" >&3
+}
+
+@test "after KEY_GRACE a home that kept the old client key is refused: linkgate expire drops its peer" {
+	local idx gwk new_priv new_c conf=$WORK/root/etc/linkgate/gateway.conf
+	idx=$(field rot.example.test INDEX)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	cp "$conf" "$WORK/conf.saved"
+	echo KEY_GRACE=2s >>"$conf"
+	run -0 gw add rot.example.test "$new_c" --replace
+	cp "$WORK/conf.saved" "$conf"
+	run -0 https_ok
+	sleep 2.5
+	run -0 gw expire
+	run -0 wg show "${GWPREFIX}w$idx" peers
+	assert_output "$new_c"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
+	if wait_for 10 https_ok; then fail "the old key still serves"; fi
+	run -0 grep -q 'rot.example.test: the new client key shook hands or the grace period ended' \
+		"$WORK/root/var/log/linkgate/gateway.log"
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 https_ok
+}
+
+@test "linkgate rotate killed after any step: make gateway leaves the link on the old or the new keys, and that home is served" {
+	local n points=0 news=0 old_c old_g new_priv new_c c g idx
+	idx=$(field rot.example.test INDEX)
+	for n in $(seq 1 30); do
+		old_c=$(field rot.example.test CLIENT_KEY)
+		old_g=$(field rot.example.test GATEWAY_KEY)
+		new_priv=$(wg genkey)
+		new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+		export LINKGATE_KILL_AFTER=$n
+		run gw rotate rot.example.test "$new_c"
+		unset LINKGATE_KILL_AFTER
+		[ "$status" -eq 0 ] && break
+		[ "$status" -eq 137 ] || fail "step $n: status $status: $output"
+		points=$((points + 1))
+		run -0 gw start
+		c=$(field rot.example.test CLIENT_KEY)
+		g=$(field rot.example.test GATEWAY_KEY)
+		if [ "$c" = "$new_c" ]; then
+			[ "$g" != "$old_g" ] || fail "step $n: new client key with the old gateway key"
+			news=$((news + 1))
+			sighup_env "$new_priv" "$g"
+		else
+			assert_equal "$c" "$old_c"
+			assert_equal "$g" "$old_g"
+		fi
+		# The key file, the interface and the record agree.
+		assert_equal "$("$HELPERS/keys" pubkey <"$D/keys/rot.example.test")" "$g"
+		[ ! -e "$D/keys/rot.example.test.next" ]
+		run -0 wg show "${GWPREFIX}w$idx" public-key
+		assert_output "$g"
+		run -0 wg show "${GWPREFIX}w$idx" peers
+		assert_output "$c"
+		run -0 wait_for 100 https_ok
+	done
+	[ "$status" -eq 0 ] || fail "rotate never finished in 30 steps"
+	[ "$points" -ge 3 ]
+	sighup_env "$new_priv" "$(field rot.example.test GATEWAY_KEY)"
+	run -0 wait_for 100 https_ok
+	echo "# rotate: $points kill points, $news left the new keys, $((points - news)) the old" >&3
+}
