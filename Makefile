@@ -40,19 +40,19 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/routemap $(B)/routes: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
-$(B)/record: $(B)/record.o $(B)/linkrec.o $(B)/common.o
+$(B)/record $(B)/routes: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
 $(B)/nsstate: $(B)/nsstate.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
-$(B)/asan/alloc $(B)/asan/routemap $(B)/asan/routes: $(B)/asan/%: \
+$(B)/asan/alloc $(B)/asan/routemap: $(B)/asan/%: \
 		$(B)/asan/%.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
-$(B)/asan/record: $(B)/asan/record.o $(B)/asan/linkrec.o \
-		$(B)/asan/common.o
+$(B)/asan/record $(B)/asan/routes: $(B)/asan/%: $(B)/asan/%.o \
+		$(B)/asan/linkrec.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/keys: $(B)/asan/keys.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)

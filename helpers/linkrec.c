@@ -70,7 +70,7 @@ static int valid_wg_key(const char *v)
 	return 1;
 }
 
-static int valid_addr(const char *v)
+int valid_addr(const char *v)
 {
 	struct in_addr a;
 	char again[INET_ADDRSTRLEN];

@@ -71,6 +71,10 @@ int record_field(const struct record *r, const char *prefix, const char *key,
  * pool is bad or too small for the index. */
 const char *pool_addr(const char *pool, unsigned long index, int n, char *out);
 
+/* Whether v is an IPv4 address in its one dotted-quad form (no leading
+ * zeros, four parts): 1 or 0. */
+int valid_addr(const char *v);
+
 /* The longest lifetime a link or a key's MAX_LIFETIME may have: 3650
  * days (ten years), in seconds. Beyond it a value is a mistake. */
 #define LIFETIME_MAX 315360000UL

@@ -9,8 +9,8 @@
  * and written as given (the record helper derives them from the index);
  * routes.js does no arithmetic on them. */
 #include "common.h"
+#include "linkrec.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -47,16 +47,6 @@ static void usage(FILE *f)
 		"           VETH_POOL (A.B.C.D/LEN) on port 80, with keep-alive\n"
 		"\n"
 		"Exit: 0 ok, 1 refused or failed, 2 usage.\n");
-}
-
-static int valid_addr(const char *v)
-{
-	struct in_addr a;
-	char again[INET_ADDRSTRLEN];
-
-	return inet_pton(AF_INET, v, &a) == 1 &&
-	       inet_ntop(AF_INET, &a, again, sizeof(again)) &&
-	       !strcmp(again, v);
 }
 
 /* Checks one route's fields and formats its line into out (size n).
@@ -260,32 +250,16 @@ static int cmd_sync(const char *dir)
 	return bad ? EXIT_REFUSED : 0;
 }
 
-/* The link side of index's veth: address 2 of its /30 in pool, the rule
- * pool_addr in gateway/lib.sh uses. Returns NULL or what is wrong. */
+/* The link side of index's veth: address 2 of its /30 in pool, by the
+ * record helper's own arithmetic (pool_addr in linkrec.c), so a route and
+ * a record never disagree. out holds n >= ADDR_MAX bytes. Returns NULL or
+ * what is wrong. */
 static const char *veth_link_addr(const char *pool, unsigned long index,
 				  char *out, size_t n)
 {
-	char base[INET_ADDRSTRLEN];
-	const char *slash = strchr(pool, '/');
-	unsigned long len;
-	struct in_addr a;
-	uint32_t net, addr;
-
-	if (!slash || (size_t)(slash - pool) >= sizeof(base))
-		return "bad pool (A.B.C.D/LEN)";
-	memcpy(base, pool, (size_t)(slash - pool));
-	base[slash - pool] = '\0';
-	if (!valid_addr(base) || parse_ulong(slash + 1, 8, 28, &len))
-		return "bad pool (A.B.C.D/LEN, LEN 8-28)";
-	if (index > (1UL << (32 - len)) / 4 - 1)
-		return "pool too small for MAX";
-	inet_pton(AF_INET, base, &a);
-	net = ntohl(a.s_addr) & ~((1U << (32 - len)) - 1);
-	addr = net + (uint32_t)index * 4 + 2;
-	a.s_addr = htonl(addr);
-	if (!inet_ntop(AF_INET, &a, out, (socklen_t)n))
-		return "bad address";
-	return NULL;
+	if (n < ADDR_MAX)
+		return "buffer too small";
+	return pool_addr(pool, index, 2, out);
 }
 
 static int cmd_upstreams(const char *pool, const char *max, const char *file)
