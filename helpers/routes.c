@@ -266,7 +266,7 @@ static int cmd_upstreams(const char *pool, const char *max, const char *file)
 {
 	unsigned long m, i;
 	struct buf b = { 0 };
-	char addr[INET_ADDRSTRLEN], dir[PATH_MAX], shown[72];
+	char addr[ADDR_MAX], dir[PATH_MAX], shown[72];
 	const char *why, *slash = strrchr(file, '/');
 
 	if (parse_ulong(max, 1, INDEX_MAX, &m))

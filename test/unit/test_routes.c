@@ -38,7 +38,7 @@ TEST(bad_route_fields_are_refused)
  * (POOL base + INDEX * 4 + 2). */
 TEST(the_upstream_address_is_the_link_end_of_the_index_s_veth)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[ADDR_MAX];
 
 	check(!veth_link_addr("198.18.0.0/16", 1, a, sizeof(a)));
 	check(!strcmp(a, "198.18.0.6"));
