@@ -260,7 +260,13 @@ since() {
 	t0=$(date +%s%N)
 	# (An order and its validation through the gateway: more than
 	# visit_tls's 10 s on a loaded machine; curl takes the last --max-time.)
-	run -0 visit_tls first.u.app3.example.test --max-time 60
+	run visit_tls first.u.app3.example.test --max-time 60
+	if [ "$status" -ne 0 ]; then
+		# What Caddy and pebble said about the name, for the failure's cause.
+		grep -i 'first\.u\.app3' "$WORK/client-app3.example.test.log" | tail -n 20
+		grep -i 'first\.u\.app3\|error\|invalid' "$WORK/pebble.log" | tail -n 20
+	fi
+	[ "$status" -eq 0 ]
 	assert_output --partial "host=first.u.app3.example.test"
 	echo "# allowed names: first.u.app3.example.test got its certificate on demand in $(since "$t0") ms" >&3
 	# 25 names outside LINK_ALLOW, 25 under *.u: one more certificate
