@@ -419,20 +419,31 @@ damaged() {
 }
 
 @test "from home, the gateway host, other links and the visitor network are unreachable" {
+	local c1 pids=() pid target
 	c1=$(cut -f4 "$WORK/add1.out")
+	# All at once: each attempt waits out its own 2 s.
 	for target in "$GATEWAY:22" "$GATEWAY:80" 198.18.0.5:80 198.18.0.6:22 \
 		198.19.0.5:22 198.19.0.9:22 198.19.0.10:8080 198.18.0.10:80 \
 		"$VISITOR:80" 10.77.0.4:22 198.18.0.1:22; do
-		run ip netns exec "${T}h1" timeout 3 curl -s --interface "$c1" \
-			--max-time 2 "http://$target/"
-		[ "$status" -ne 0 ] || fail "$target reachable from home1's tunnel"
+		ip netns exec "${T}h1" timeout 3 curl -s --interface "$c1" \
+			--max-time 2 "http://$target/" >/dev/null 2>&1 &
+		pids[$!]=$target
+	done
+	for pid in "${!pids[@]}"; do
+		! wait "$pid" || fail "${pids[$pid]} reachable from home1's tunnel"
 	done
 }
 
 @test "from the visitor side, a link namespace answers on nothing but 80 and 443" {
+	local pids=() pid port
+	# All at once: each attempt waits out its own 2 s.
 	for port in 22 8080 8443 2019; do
-		run nsenter --net="/run/netns/${T}g" curl -s --max-time 2 "http://198.18.0.6:$port/"
-		[ "$status" -ne 0 ] || fail "port $port of a link namespace answered"
+		nsenter --net="/run/netns/${T}g" curl -s --max-time 2 \
+			"http://198.18.0.6:$port/" >/dev/null 2>&1 &
+		pids[$!]=$port
+	done
+	for pid in "${!pids[@]}"; do
+		! wait "$pid" || fail "port ${pids[$pid]} of a link namespace answered"
 	done
 	run -0 nsenter --net="/run/netns/${T}g" curl -s --max-time 2 -H 'Host: app1.example.test' http://198.18.0.6:80/
 }
