@@ -80,7 +80,7 @@ make_link() {
 @test "every hostile host name is refused by the ssh forced command, with exit 1 and nothing changed" {
 	each bad-hosts
 	for name in "${CASE[@]}"; do
-		run ssh_mux alice "add $name $KEY"
+		run ssh_as alice "add $name $KEY"
 		[ "$status" -eq 1 ] || fail "status $status for '$name': $output"
 		assert_output --regexp '^linkgate: refused: '
 	done
@@ -106,7 +106,7 @@ make_link() {
 		run gw add k.example.test "$key"
 		[ "$status" -eq 1 ] || fail "status $status for '$key': $output"
 		assert_output --regexp '^linkgate: bad client key'
-		run ssh_mux alice "add k.example.test $key"
+		run ssh_as alice "add k.example.test $key"
 		[ "$status" -eq 1 ] || fail "ssh status $status for '$key': $output"
 	done
 	unchanged
@@ -149,7 +149,7 @@ make_link() {
 		run gw add o.example.test "$KEY" $opts
 		[ "$status" -eq 1 ] || [ "$status" -eq 2 ] || fail "status $status for '$opts': $output"
 		assert_output --regexp '^linkgate: |^usage: '
-		run ssh_mux alice "add o.example.test $KEY $opts"
+		run ssh_as alice "add o.example.test $KEY $opts"
 		[ "$status" -eq 1 ] || fail "ssh status $status for '$opts': $output"
 	done
 	unchanged
@@ -161,7 +161,7 @@ make_link() {
 	gw add b.bob.example.org "$KEY" >/dev/null
 	BEFORE=$(state_sum)
 	for c in "${CASE[@]}"; do
-		run ssh_mux alice "${c//KEY/$KEY}"
+		run ssh_as alice "${c//KEY/$KEY}"
 		[ "$status" -eq 1 ] || fail "status $status for '$c': $output"
 		assert_output --regexp '^linkgate: '
 	done

@@ -279,37 +279,6 @@ ssh_as() {
 		-o ConnectTimeout=5 -o LogLevel=ERROR -- "root@$GATEWAY" "$@"
 }
 
-# ssh_mux WHO COMMAND: ssh_as over one connection per key kept open
-# (OpenSSH's ControlMaster, socket $WORK/mux-WHO), for corpora of many
-# commands: each command is still a session of its own that sshd hands to
-# the key's forced command; only the connection and the authentication
-# are shared. A master idle for 10 s is replaced by a new one, long
-# before the sshd drop-in closes an idle connection (30 s), so no command
-# ever meets a master that sshd is closing. The master runs in home1 and
-# ends with net_down. Exit: ssh's.
-ssh_mux() {
-	local who=$1 sock=$WORK/mux-$1 used rc=0
-	shift
-	local opts=(-F /dev/null -i "$WORK/$who" -o UserKnownHostsFile="$WORK/known_hosts"
-		-o StrictHostKeyChecking=accept-new -o BatchMode=yes -o ConnectTimeout=5
-		-o LogLevel=ERROR -o ControlPath="$sock")
-	used=$(stat -c %Y "$sock.used" 2>/dev/null || echo 0)
-	if [ -S "$sock" ] && [ $(($(date +%s) - used)) -ge 10 ]; then
-		ip netns exec "${T}h1" ssh "${opts[@]}" -O exit "root@$GATEWAY" \
-			>/dev/null 2>&1 || true
-		# The master may still be on its way out: no command goes to it.
-		rm -f "$sock"
-	fi
-	[ -S "$sock" ] || ip netns exec "${T}h1" ssh "${opts[@]}" -o ControlMaster=yes \
-		-o ControlPersist=yes -M -N -f "root@$GATEWAY" \
-		</dev/null >/dev/null 2>&1 3>&- || true
-	touch "$sock.used"
-	ip netns exec "${T}h1" ssh "${opts[@]}" -o ControlMaster=no -- "root@$GATEWAY" "$@" ||
-		rc=$?
-	touch "$sock.used"
-	return "$rc"
-}
-
 
 # link_home NAME HOME N: adds link N at the gateway (as root), brings up
 # its peer and an echo app at HOME.
