@@ -31,9 +31,10 @@ setup() {
 	LINKS_BEFORE=$(ip -n "${T}g" -o link show | cut -d: -f2 | sort)
 }
 
-# serves NAME: the visitor reaches the home behind NAME.
+# serves NAME: the visitor reaches the home behind NAME (keep.example.test:
+# home1's peer 1, which reconnects as the link client would).
 serves() {
-	run -0 wait_for 100 visit "$1" http
+	run -0 wait_for 100 home_visit h1 1 "$1" http
 	assert_output --partial "home=$1 "
 }
 

@@ -28,6 +28,15 @@ setup() {
 	load lib/net
 }
 
+# app_visit N [http|https] [PATH]: visit appN.example.test (peer N: app1
+# and app3 at home1, app2 at home2), its home reconnecting first as the
+# link client would when the gateway rebuilt the link (home_visit).
+app_visit() {
+	local home=h1
+	[ "$1" != 2 ] || home=h2
+	home_visit "$home" "$1" "app$1.example.test" "${@:2}"
+}
+
 @test "add prints ok, the gateway key, the endpoint and the tunnel addresses" {
 	run -0 cat "$WORK/add1.out"
 	assert_output --regexp $'^ok\t[A-Za-z0-9+/]{43}=\t10\\.77\\.0\\.2:470[0-9][0-9]\t198\\.19\\.0\\.6\t198\\.19\\.0\\.5\t1380$'
@@ -134,7 +143,7 @@ setup() {
 	run -0 gw start
 	[ ! -e "/run/netns/${GWPREFIX}n77" ]
 	for n in 1 2 3; do
-		wait_for 100 visit "app$n.example.test" https >/dev/null 2>&1
+		wait_for 100 app_visit "$n" https >/dev/null 2>&1
 		run -0 visit "app$n.example.test" https
 		assert_output --partial "home=app$n.example.test peer=$VISITOR "
 	done
@@ -159,7 +168,7 @@ reserved() {
 		reserved "${port##*:}" || fail "port ${port##*:} not reserved"
 	done
 	for n in 1 2 3; do
-		run -0 wait_for 100 visit "app$n.example.test" https
+		run -0 wait_for 100 app_visit "$n" https
 	done
 }
 
@@ -209,7 +218,7 @@ damaged() {
 	assert_equal "$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")" "$pid"
 	run -0 gw start
 	refute_output --partial repairing
-	run -0 wait_for 150 visit app1.example.test https
+	run -0 wait_for 150 app_visit 1 https
 	assert_output --partial "home=app1.example.test peer=$VISITOR "
 }
 
@@ -250,12 +259,12 @@ damaged() {
 	assert_output --partial "linkgate: app2.example.test: 'wg set ${GWPREFIX}w2 private-key $d/keys/app2.example.test"
 	assert_line "linkgate: failed: links not reconciled: app2.example.test"
 	for n in 1 3; do
-		run -0 wait_for 100 visit "app$n.example.test" https
+		run -0 wait_for 100 app_visit "$n" https
 		assert_output --partial "home=app$n.example.test "
 	done
 	run -0 gw start
 	assert_output --partial "restoring app2.example.test"
-	run -0 wait_for 150 visit app2.example.test https
+	run -0 wait_for 150 app_visit 2 https
 	assert_output --partial "home=app2.example.test "
 }
 
@@ -278,7 +287,7 @@ damaged() {
 	assert_output --regexp "(^|,|-)$port(,|-|$)"
 	run -0 gw start
 	refute_output --partial restoring
-	run -0 wait_for 100 visit app3.example.test https
+	run -0 wait_for 100 app_visit 3 https
 	assert_output --partial "home=app3.example.test "
 }
 
@@ -410,20 +419,31 @@ damaged() {
 }
 
 @test "from home, the gateway host, other links and the visitor network are unreachable" {
+	local c1 pids=() pid target
 	c1=$(cut -f4 "$WORK/add1.out")
+	# All at once: each attempt waits out its own 2 s.
 	for target in "$GATEWAY:22" "$GATEWAY:80" 198.18.0.5:80 198.18.0.6:22 \
 		198.19.0.5:22 198.19.0.9:22 198.19.0.10:8080 198.18.0.10:80 \
 		"$VISITOR:80" 10.77.0.4:22 198.18.0.1:22; do
-		run ip netns exec "${T}h1" timeout 3 curl -s --interface "$c1" \
-			--max-time 2 "http://$target/"
-		[ "$status" -ne 0 ] || fail "$target reachable from home1's tunnel"
+		ip netns exec "${T}h1" timeout 3 curl -s --interface "$c1" \
+			--max-time 2 "http://$target/" >/dev/null 2>&1 &
+		pids[$!]=$target
+	done
+	for pid in "${!pids[@]}"; do
+		! wait "$pid" || fail "${pids[$pid]} reachable from home1's tunnel"
 	done
 }
 
 @test "from the visitor side, a link namespace answers on nothing but 80 and 443" {
+	local pids=() pid port
+	# All at once: each attempt waits out its own 2 s.
 	for port in 22 8080 8443 2019; do
-		run nsenter --net="/run/netns/${T}g" curl -s --max-time 2 "http://198.18.0.6:$port/"
-		[ "$status" -ne 0 ] || fail "port $port of a link namespace answered"
+		nsenter --net="/run/netns/${T}g" curl -s --max-time 2 \
+			"http://198.18.0.6:$port/" >/dev/null 2>&1 &
+		pids[$!]=$port
+	done
+	for pid in "${!pids[@]}"; do
+		! wait "$pid" || fail "port ${pids[$pid]} of a link namespace answered"
 	done
 	run -0 nsenter --net="/run/netns/${T}g" curl -s --max-time 2 -H 'Host: app1.example.test' http://198.18.0.6:80/
 }

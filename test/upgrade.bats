@@ -79,7 +79,8 @@ setup() {
 	run -0 gw start
 	assert_output --partial "restoring old1.example.test"
 	for n in 1 2; do
-		run -0 wait_for 150 visit "old$n.example.test" https
+		# Each home reconnects as the link client would (home_visit).
+		run -0 wait_for 150 home_visit "h$n" "$n" "old$n.example.test" https
 		assert_output --partial "home=old$n.example.test peer=$VISITOR "
 	done
 	run -0 diff -r "$WORK/v1-records" "$WORK/root/var/lib/linkgate/links"

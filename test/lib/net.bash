@@ -163,6 +163,35 @@ home_peer() {
 	ip -n "$ns" route add default dev "$wg" table "$table"
 }
 
+# home_reconnect HOME N: what the link client does when its ping through
+# the tunnel is lost (client/link-client, probe), for home_peer's peer N
+# at HOME: when the gateway's end of the tunnel does not answer a ping
+# in 1 s, the gateway peer is removed and set again, so the session is
+# dropped and a handshake starts now. A gateway that rebuilt the link has
+# forgotten the session; WireGuard alone would start a new handshake only
+# 15 s after a packet sent with none received (KEEPALIVE_TIMEOUT 10 s +
+# REKEY_TIMEOUT 5 s: the timers in WireGuard's timers.c, kernel and Go
+# alike). Reads the tunnel addresses from $WORK/addN.out (link_home
+# writes it). Exit 0, or the failed wg command's status.
+home_reconnect() {
+	local ns=$T$1 wg=${T}c$2 client gwaddr peer endpoint
+	IFS=$'\t' read -r _ _ _ client gwaddr _ <"$WORK/add$2.out"
+	ip netns exec "$ns" ping -q -n -c 1 -W 1 -I "$client" "$gwaddr" \
+		>/dev/null 2>&1 && return 0
+	IFS=$'\t' read -r peer endpoint < <(ip netns exec "$ns" wg show "$wg" endpoints)
+	ip netns exec "$ns" wg set "$wg" peer "$peer" remove
+	ip netns exec "$ns" wg set "$wg" peer "$peer" allowed-ips 0.0.0.0/0 \
+		endpoint "$endpoint" persistent-keepalive 1
+}
+
+# home_visit HOME N NAME [http|https] [PATH]: visit NAME, served by
+# home_peer's peer N at HOME, after home_reconnect HOME N. For a wait
+# after the gateway rebuilt a link (wait_for ... home_visit ...).
+home_visit() {
+	home_reconnect "$1" "$2"
+	visit "${@:3}"
+}
+
 # echo_app HOME ADDR LABEL [HTTP_PORT HTTPS_PORT]: the echo app on ADDR,
 # by default on 8080 and 8443.
 echo_app() {
