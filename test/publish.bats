@@ -5,7 +5,10 @@
 # quotas and hostile input, isolated from the other link, and kill -9
 # during an add with ports.
 #
-#   visitor ${T}i 10.77.0.1 ── bridge ── ${T}g gateway 10.77.0.2 (sshd)
+#   visitor ${T}i 203.0.113.10 (and 10.77.0.1) ── bridge ── ${T}g gateway
+#     10.77.0.2 (sshd; its default route via 10.77.0.1)
+#   The visitor's 203.0.113.10 is on no home's network: a home reaches it
+#   only through its tunnel, so a reply seen there came back that way.
 #                                     ├── ${T}h1 home1: link-client of
 #                                     │   raw.example.test, peer.py on
 #                                     │   0.0.0.0:22 and :27015 (tcp, udp)
@@ -18,6 +21,8 @@ setup_file() {
 	load lib/net
 	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
 	gateway_up
+	ip -n "${T}g" route add default via "$VISITOR"
+	ip -n "${T}i" addr add 203.0.113.10/32 dev br0
 	gw authorize "$WORK/bob.pub" bob bob.example.org --publish-ports 2 >/dev/null
 	peer_app h1 0.0.0.0 22 home1
 	peer_app h1 0.0.0.0 27015 home1
@@ -53,6 +58,7 @@ setup() {
 	load common
 	load lib/net
 	R=$WORK/root/var/lib/linkgate/links
+	V=203.0.113.10
 }
 
 # peer_app HOME ADDR PORT LABEL: test/apps/peer.py at HOME.
@@ -63,35 +69,35 @@ peer_app() {
 	wait_for 50 grep -q ready "$WORK/peer-$1-$3.log"
 }
 
-# raw tcp|udp PORT [NS [ADDR]]: one connection (tcp) or datagram (udp)
-# from NS (the visitor's by default) to ADDR:PORT (the gateway's public
-# address); prints the answer. Exit 1 without one in 2 s.
+# raw tcp|udp PORT [NS [ADDR [SOURCE]]]: one connection (tcp) or datagram
+# (udp, on a connected socket: only an answer from ADDR:PORT counts) from
+# NS (the visitor's by default, from 203.0.113.10) to ADDR:PORT (the
+# gateway's public address); prints the answer. Exit 1 without one in 2 s.
 raw() {
-	local ns=${3:-${T}i} addr=${4:-$GATEWAY} out
-	if [ "$1" = tcp ]; then
-		out=$(ip netns exec "$ns" python3 -c '
+	local ns=${3:-${T}i} addr=${4:-$GATEWAY} src=${5:-} out
+	[ -n "$src" ] || [ "$ns" != "${T}i" ] || src=203.0.113.10
+	out=$(ip netns exec "$ns" python3 -c '
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
-print(s.makefile().readline().strip())' "$addr" "$2" 2>/dev/null) || return 1
-	else
-		out=$(ip netns exec "$ns" python3 -c '
-import socket, sys
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.settimeout(2)
-u.sendto(b"hi", (sys.argv[1], int(sys.argv[2])))
-print(u.recvfrom(2048)[0].decode().strip())' "$addr" "$2" 2>/dev/null) || return 1
-	fi
+kind = socket.SOCK_STREAM if sys.argv[1] == "tcp" else socket.SOCK_DGRAM
+s = socket.socket(socket.AF_INET, kind)
+s.settimeout(2)
+if sys.argv[4]:
+    s.bind((sys.argv[4], 0))
+s.connect((sys.argv[2], int(sys.argv[3])))
+if kind == socket.SOCK_DGRAM:
+    s.send(b"hi")
+print(s.recv(2048).decode().strip())' "$1" "$addr" "$2" "$src" 2>/dev/null) || return 1
 	[ -n "$out" ] && echo "$out"
 }
 
 @test "a visitor reaches the home's TCP service on a public port, and the home sees the visitor's own address" {
 	run -0 raw tcp 2222
-	assert_output --regexp "^home1 tcp peer=$VISITOR:[0-9]+$"
+	assert_output --regexp "^home1 tcp peer=$V:[0-9]+$"
 }
 
 @test "a visitor reaches the home's UDP service on a public port, and the home sees the visitor's own address" {
 	run -0 raw udp 27015
-	assert_output --regexp "^home1 udp peer=$VISITOR:[0-9]+$"
+	assert_output --regexp "^home1 udp peer=$V:[0-9]+$"
 }
 
 @test "make link wrote the raw ports into the .env, the wg-quick file and the snippet" {
@@ -117,22 +123,24 @@ print(u.recvfrom(2048)[0].decode().strip())' "$addr" "$2" 2>/dev/null) || return
 	run -0 raw tcp 5000
 	run -1 raw tcp 2223
 	run -1 raw udp 27016
-	run -1 raw tcp 22
+	# The gateway's port 22 is its own sshd's, not home1's.
+	run raw tcp 22
+	refute_output --partial home1
 }
 
 @test "one link's public ports reach only its own home, and its home cannot reach the other link's" {
 	local c1
 	c1=$("$HELPERS/record" get "$R/raw.example.test" TUNNEL_CLIENT)
 	run -0 raw tcp 5000
-	assert_output --regexp "^home2 tcp peer=$VISITOR:"
+	assert_output --regexp "^home2 tcp peer=$V:"
 	run -0 raw udp 5000
-	assert_output --regexp "^home2 udp peer=$VISITOR:"
+	assert_output --regexp "^home2 udp peer=$V:"
 	# home1 (through its tunnel) to the gateway's public ports and to the
 	# other home's tunnel address: nothing; the control above shows both
 	# listen.
-	run -1 ip netns exec "${T}h1" curl -s --max-time 1 --interface "$c1" \
-		"http://$GATEWAY:5000/"
-	run -1 raw tcp 5000 "${T}h1" "$(cat "$WORK/c2.addr")"
+	run -1 raw tcp 5000 "${T}h1" "$GATEWAY" "$c1"
+	run -1 raw udp 5000 "${T}h1" "$GATEWAY" "$c1"
+	run -1 raw tcp 5000 "${T}h1" "$(cat "$WORK/c2.addr")" "$c1"
 }
 
 @test "the tunnel side still reaches nothing on the gateway host through a raw port's path" {
@@ -140,11 +148,10 @@ print(u.recvfrom(2048)[0].decode().strip())' "$addr" "$2" 2>/dev/null) || return
 	c2=$(cat "$WORK/c2.addr")
 	vg2=$("$HELPERS/record" get "$R/other.example.test" VETH_GATEWAY_ADDR)
 	# Control: the gateway host's sshd answers the visitor.
-	run -0 ip netns exec "${T}i" timeout 2 bash -c "exec 3<>/dev/tcp/$GATEWAY/22"
-	run -1 ip netns exec "${T}h2" timeout 2 bash -c \
-		"exec 3<>/dev/tcp/$vg2/22"
-	run -1 ip netns exec "${T}h2" curl -s --max-time 1 --interface "$c2" \
-		"http://$GATEWAY:22/"
+	run -0 raw tcp 22
+	assert_output --partial SSH-2.0
+	run -1 raw tcp 22 "${T}h2" "$vg2" "$c2"
+	run -1 raw tcp 22 "${T}h2" "$GATEWAY" "$c2"
 }
 
 @test "a second link cannot take a public port another link published" {
@@ -193,9 +200,9 @@ print(u.recvfrom(2048)[0].decode().strip())' "$addr" "$2" 2>/dev/null) || return
 	run -1 raw tcp 2222
 	run -0 gw start
 	run -0 wait_for 100 raw tcp 2222
-	assert_output --regexp "^home1 tcp peer=$VISITOR:"
+	assert_output --regexp "^home1 tcp peer=$V:"
 	run -0 wait_for 50 raw udp 27015
-	assert_output --regexp "^home1 udp peer=$VISITOR:"
+	assert_output --regexp "^home1 udp peer=$V:"
 }
 
 @test "removing a link closes its raw ports and frees them for another link" {
