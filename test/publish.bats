@@ -32,7 +32,9 @@ setup_file() {
 		FQDN=raw.example.test EXPOSE=127.0.0.1:9080 \
 		PUBLISH=tcp:2222:22,udp:27015 FORMAT=wg-quick \
 		make -s -C "$REPO" link >"$WORK/snippet"
-	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-raw" TLS_INTERNAL=1 \
+	# KEEPALIVE=2: after the reboot below, the home finds the gateway's
+	# new interface within seconds.
+	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-raw" TLS_INTERNAL=1 KEEPALIVE=2 \
 		"$REPO/client/link-client" --env-file "$WORK/h1/raw.example.test.env" \
 		>>"$WORK/client-raw.log" 2>&1 &
 	echo $! >"$WORK/client-raw.pid"
@@ -194,8 +196,9 @@ print(s.recv(2048).decode().strip())' "$1" "$addr" "$2" "$src" 2>/dev/null) || r
 @test "the raw ports come back with make gateway after a simulated reboot" {
 	local i
 	i=$("$HELPERS/record" get "$R/raw.example.test" INDEX)
+	# What a reboot loses (the host's tables, /run) and the index.
 	nsenter --net="/run/netns/${T}g" nft delete table ip "${GWPREFIX}pub"
-	rm -f "$WORK/root/run/linkgate/publish.nft"
+	rm -f "$WORK/root/run/linkgate/publish.nft" "$WORK/root/var/lib/linkgate/publish"
 	ip netns del "${GWPREFIX}n$i"
 	run -1 raw tcp 2222
 	run -0 gw start
