@@ -156,6 +156,15 @@ print(s.recv(2048).decode().strip())' "$1" "$addr" "$2" "$src" 2>/dev/null) || r
 	run -1 raw tcp 22 "${T}h2" "$GATEWAY" "$c2"
 }
 
+@test "the gateway host itself reaches no home's raw port through the link's veth" {
+	local vl
+	vl=$("$HELPERS/record" get "$R/raw.example.test" VETH_LINK_ADDR)
+	# Control: the visitor reaches home1's :22 through the public port.
+	run -0 raw tcp 2222
+	run -1 raw tcp 22 "${T}g" "$vl"
+	run -1 raw udp 27015 "${T}g" "$vl"
+}
+
 @test "a second link cannot take a public port another link published" {
 	local before
 	before=$(state_sum)
