@@ -94,12 +94,13 @@ gateway: all
 gateway-down:
 	gateway/linkgate down
 
-# LINKS and MAX_LIFETIME reach the command in the environment, never
+# LINKS, MAX_LIFETIME and PUBLISH_PORTS reach the command in the environment, never
 # pasted into a shell line.
 authorize: all
 	gateway/linkgate authorize "$(KEY)" "$(NAME)" "$(DOMAINS)" \
 		$(if $(ADMIN),--admin) $(if $(LINKS),--links "$$LINKS") \
-		$(if $(MAX_LIFETIME),--max-lifetime "$$MAX_LIFETIME")
+		$(if $(MAX_LIFETIME),--max-lifetime "$$MAX_LIFETIME") \
+		$(if $(PUBLISH_PORTS),--publish-ports "$$PUBLISH_PORTS")
 
 # LINKS=remove also removes every link of the key.
 revoke:
@@ -108,7 +109,7 @@ revoke:
 # The home side: create, remove and list links over ssh.
 # Variables reach bin/link in the environment, never pasted into a shell
 # line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
-# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW EXPIRES.
+# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW EXPIRES PUBLISH.
 link: all
 	bin/link -- "$$GATEWAY" "$$FQDN" "$$EXPOSE"
 

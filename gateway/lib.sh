@@ -153,6 +153,10 @@ EXPIRY_WARN=7d
 # After add --replace, the old client key keeps the link this long, or
 # until the new key shakes hands (replace_locked).
 KEY_GRACE=5m
+# Public ports no link may publish as a raw port, beside HTTP_PORT,
+# HTTPS_PORT and the WireGuard range (PORTS): the ssh port, and any other
+# the gateway host serves itself. Comma-separated.
+PUBLISH_RESERVED=22
 # Fixed, not settings. Each nginx worker may hold this many connections
 # (a proxied one takes two), with this many + 1024 open files (the unit's
 # LimitNOFILE is above it); ~7 MB a worker. A link's whole cap takes 2,048.
@@ -194,6 +198,7 @@ conf_load() {
 		ACCESS_LOG) ACCESS_LOG=$value ;;
 		EXPIRY_WARN) EXPIRY_WARN=$value ;;
 		KEY_GRACE) KEY_GRACE=$value ;;
+		PUBLISH_RESERVED) PUBLISH_RESERVED=$value ;;
 		*) die "$CONF_FILE: unknown setting '$key'" ;;
 		esac
 	done <"$CONF_FILE"
@@ -280,6 +285,10 @@ conf_check() {
 	[1-9]*[smhd]) case ${EXPIRY_WARN%?} in *[!0-9]*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;; esac ;;
 	*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;;
 	esac
+	case $PUBLISH_RESERVED in
+	*[!0-9,]* | ,* | *, | *,,*) die "bad PUBLISH_RESERVED '$PUBLISH_RESERVED': ports, comma-separated" ;;
+	esac
+	[ ${#PUBLISH_RESERVED} -le 300 ] || die "bad PUBLISH_RESERVED: at most 50 ports"
 	case $KEY_GRACE in
 	[1-9]*[smhd]) case ${KEY_GRACE%?} in *[!0-9]*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;; esac ;;
 	*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;;

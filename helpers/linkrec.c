@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-enum field_kind { F_HOST, F_NUM, F_KEY, F_OKEY, F_ADDR, F_OWNER };
+enum field_kind { F_HOST, F_NUM, F_KEY, F_OKEY, F_ADDR, F_OWNER, F_PUBLISH };
 
 struct field {
 	const char *key;
@@ -52,6 +52,8 @@ static const struct field fields[] = {
 	NUM("ROTATED", rotated, 0, 1UL << 40, 0, "0"),
 	STR("PREV_CLIENT_KEY", NULL, F_OKEY, prev_client_key, 0, ""),
 	NUM("PREV_UNTIL", prev_until, 0, 1UL << 40, 0, "0"),
+	/* Raw ports (README, "Raw ports"): canonical, "" none. */
+	STR("PUBLISH", NULL, F_PUBLISH, publish, 0, ""),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -179,6 +181,108 @@ const char *expiry_parse(const char *s, unsigned long now, unsigned long *at,
 	return NULL;
 }
 
+/* One port of a raw-port entry: n bytes at s, 1-65535, no leading zero. */
+static int publish_port(const char *s, size_t n, unsigned long *port)
+{
+	char num[6];
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	return parse_ulong(num, 1, 65535, port);
+}
+
+const char *publish_parse(const char *s, const struct publish_rules *rules,
+			  char *out)
+{
+	static char why[160];
+	/* Bit (proto * 65536 + port): taken already in this list. */
+	static unsigned char seen[2 * 65536 / 8];
+	const char *p = s, *end;
+	size_t len = strlen(s), i, n = 0, used = 0;
+
+	out[0] = '\0';
+	if (!strcmp(s, "none"))
+		return NULL;
+	if (len == 0)
+		return "empty (none for no ports)";
+	if (len > PUBLISH_TEXT_MAX)
+		return "too long";
+	memset(seen, 0, sizeof(seen));
+	for (;;) {
+		const char *c1, *c2, *comma;
+		unsigned long pub, home;
+		int proto;
+		size_t elen;
+
+		comma = strchr(p, ',');
+		end = comma ? comma : s + len;
+		elen = (size_t)(end - p);
+		if (elen == 0)
+			return "an empty entry (separate entries by one comma)";
+		if (++n > PUBLISH_MAX) {
+			snprintf(why, sizeof(why), "more than %d entries",
+				 PUBLISH_MAX);
+			return why;
+		}
+		if (elen > 4 && !memcmp(p, "tcp:", 4))
+			proto = 0;
+		else if (elen > 4 && !memcmp(p, "udp:", 4))
+			proto = 1;
+		else
+			return "an entry is not tcp:PORT[:HOME_PORT] or "
+			       "udp:PORT[:HOME_PORT]";
+		c1 = p + 3;
+		c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1));
+		if (publish_port(c1 + 1, (size_t)((c2 ? c2 : end) - c1 - 1),
+				 &pub) < 0)
+			return "a port is not a number from 1 to 65535";
+		home = pub;
+		if (c2 && publish_port(c2 + 1, (size_t)(end - c2 - 1),
+				       &home) < 0)
+			return "a port is not a number from 1 to 65535";
+		if (seen[(proto * 65536 + pub) / 8] & (1 << (pub % 8))) {
+			snprintf(why, sizeof(why), "%s port %lu given twice",
+				 proto ? "udp" : "tcp", pub);
+			return why;
+		}
+		seen[(proto * 65536 + pub) / 8] |= (unsigned char)(1 << (pub % 8));
+		if (pub == 80 || pub == 443) {
+			snprintf(why, sizeof(why), "port %lu is the gateway's "
+				 "own (HTTP and HTTPS)", pub);
+			return why;
+		}
+		if (home == 8080 || home == 8081 || home == 8443) {
+			snprintf(why, sizeof(why), "home port %lu is the link "
+				 "client's own on the tunnel address", home);
+			return why;
+		}
+		if (rules && rules->wg_high && pub >= rules->wg_low &&
+		    pub <= rules->wg_high) {
+			snprintf(why, sizeof(why), "port %lu is in the "
+				 "gateway's WireGuard port range %lu-%lu "
+				 "(its admin may shrink it: PORTS in "
+				 "gateway.conf)", pub, rules->wg_low,
+				 rules->wg_high);
+			return why;
+		}
+		for (i = 0; rules && i < rules->nreserved; i++)
+			if (rules->reserved[i] == pub) {
+				snprintf(why, sizeof(why), "port %lu is "
+					 "reserved on this gateway", pub);
+				return why;
+			}
+		used += (size_t)snprintf(out + used, PUBLISH_TEXT_MAX + 1 - used,
+					 "%s%s:%lu:%lu", used ? "," : "",
+					 proto ? "udp" : "tcp", pub, home);
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return NULL;
+}
+
 int prefix_valid(const char *prefix)
 {
 	size_t i, n = strlen(prefix);
@@ -196,7 +300,7 @@ static const char *field_value_set(struct record *r, size_t i, const char *v)
 {
 	const struct field *f = &fields[i];
 	char *dst = (char *)r + f->off;
-	char norm[HOST_MAX + 1];
+	char norm[FIELD_TEXT_MAX];
 	size_t len = strlen(v);
 	int ok = 0;
 
@@ -220,6 +324,12 @@ static const char *field_value_set(struct record *r, size_t i, const char *v)
 		break;
 	case F_OWNER:
 		ok = valid_owner(v);
+		break;
+	case F_PUBLISH:
+		/* Stored in canonical form only; "" is none. */
+		ok = len == 0 || (len <= PUBLISH_TEXT_MAX && strcmp(v, "none") &&
+				  !publish_parse(v, NULL, norm) &&
+				  !strcmp(norm, v));
 		break;
 	}
 	if (!ok || len >= f->size)
@@ -423,7 +533,7 @@ static void field_text(const struct record *r, size_t i, char *out, size_t n)
 int record_format(const struct record *r, const struct buf *extra,
 		  struct buf *out)
 {
-	char v[HOST_MAX + 1];
+	char v[FIELD_TEXT_MAX];
 	size_t i;
 
 	if (buf_printf(out, "VERSION=%d\n", RECORD_VERSION) < 0)
@@ -467,7 +577,7 @@ int record_field(const struct record *r, const char *prefix, const char *key,
 
 int record_show(const struct record *r, const char *prefix, struct buf *out)
 {
-	char v[HOST_MAX + 1];
+	char v[FIELD_TEXT_MAX];
 	size_t i;
 
 	if (buf_printf(out, "VERSION=%lu\n", r->version) < 0)

@@ -14,6 +14,12 @@
 #define OWNER_MAX 64
 #define ADDR_MAX 16
 #define WG_KEY_LEN 44
+/* Raw ports a link publishes (README, "Raw ports"): at most PUBLISH_MAX
+ * entries, each at most "tcp:65535:65535" (15 characters), with commas. */
+#define PUBLISH_MAX 16
+#define PUBLISH_TEXT_MAX (PUBLISH_MAX * 16)
+/* The longest value of a field as text (PUBLISH's), with its NUL. */
+#define FIELD_TEXT_MAX (PUBLISH_TEXT_MAX + 1)
 
 struct record {
 	unsigned long version;	/* as read: 1 when the record had none */
@@ -27,6 +33,7 @@ struct record {
 	char veth_gateway[ADDR_MAX], veth_link[ADDR_MAX];
 	char tunnel_gateway[ADDR_MAX], tunnel_client[ADDR_MAX];
 	char owner[OWNER_MAX + 1];
+	char publish[PUBLISH_TEXT_MAX + 1];	/* canonical; "" none */
 };
 
 /* Parses a record held in data (modified in place). Lines with unknown
@@ -90,6 +97,28 @@ const char *duration_parse(const char *s, unsigned long *secs);
  * (0 for a date) to *lifetime. Returns NULL, or the reason. */
 const char *expiry_parse(const char *s, unsigned long now, unsigned long *at,
 			 unsigned long *lifetime);
+
+/* What a gateway refuses as a public raw port beyond the fixed rules of
+ * publish_parse: its WireGuard port range (wg_low-wg_high; 0-0 none) and
+ * a list of reserved ports (the ssh port, ports the host serves). */
+struct publish_rules {
+	unsigned long wg_low, wg_high;
+	unsigned long reserved[64];
+	size_t nreserved;
+};
+
+/* Parses a list of raw ports: "none", or up to PUBLISH_MAX entries
+ * PROTO:PORT[:HOME_PORT] separated by single commas (PROTO tcp or udp,
+ * lower case; ports 1-65535 without leading zeros; the home port
+ * defaults to the public one), at most PUBLISH_TEXT_MAX characters.
+ * Refused: a protocol and public port twice, public ports 80 and 443,
+ * home ports 8080, 8081 and 8443 (the link client's own on the tunnel
+ * address), and with rules (may be NULL) a public port in its WireGuard
+ * range or reserved list. Writes the canonical form (every entry with
+ * its home port, in the order given; "" for none) to out
+ * (PUBLISH_TEXT_MAX + 1 bytes). Returns NULL, or the reason. */
+const char *publish_parse(const char *s, const struct publish_rules *rules,
+			  char *out);
 
 /* Whether a gateway name prefix is valid: 1-6 of a-z, 0-9 (so
  * "<prefix>n65535" fits the kernel's 15-byte interface names). */

@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"       record derive PREFIX VETH_POOL TUNNEL_POOL INDEX\n"
 		"       record lifetime [--] DURATION\n"
 		"       record expiry [--] EXPIRES NOW\n"
+		"       record publish [-w LOW-HIGH] [-r PORT,...] [--] LIST\n"
 		"\n"
 		"show    validates a record and prints every field as KEY=value\n"
 		"        lines (optional fields at their defaults); with -p, also\n"
@@ -47,6 +48,10 @@ static void usage(FILE *f)
 		"expiry  prints when a link made at NOW (seconds since the epoch)\n"
 		"        with EXPIRES (a DURATION, or a date YYYY-MM-DD: 00:00 UTC)\n"
 		"        expires, a tab, and its lifetime (0 for a date)\n"
+		"publish prints the canonical form of a list of raw ports\n"
+		"        (none, or PROTO:PORT[:HOME_PORT],...: tcp or udp, at most\n"
+		"        16; an empty line for none); -w refuses public ports in\n"
+		"        the WireGuard range LOW-HIGH, -r those of a list\n"
 		"\n"
 		"Exit: 0 ok, 1 refused or failed (corrupt record, bad value),\n"
 		"2 usage (also an unknown key).\n");
@@ -101,7 +106,7 @@ static int cmd_show(const char *prefix, const char *path)
 static int cmd_get(const char *prefix, const char *path, const char *key)
 {
 	struct record r;
-	char why[160], shown[72], v[HOST_MAX + 1];
+	char why[160], shown[72], v[FIELD_TEXT_MAX];
 
 	prefix_check(prefix);
 	if (load_named(path, &r, NULL, why, sizeof(why)) < 0)
@@ -283,6 +288,58 @@ static int cmd_lifetime(const char *spec)
 	return 0;
 }
 
+/* The gateway's rules for publish: -w LOW-HIGH and -r PORT,PORT,... */
+static void rules_parse(const char *wg, const char *reserved,
+			struct publish_rules *r)
+{
+	char buf[64 * 6 + 1], shown[72], *dash, *tok, *save;
+
+	memset(r, 0, sizeof(*r));
+	if (wg) {
+		if (strlen(wg) >= sizeof(buf))
+			errx(EXIT_USAGE, "bad range '%s'",
+			     printable(wg, shown, sizeof(shown)));
+		strcpy(buf, wg);
+		dash = strchr(buf, '-');
+		if (!dash)
+			errx(EXIT_USAGE, "bad range '%s': LOW-HIGH",
+			     printable(wg, shown, sizeof(shown)));
+		*dash = '\0';
+		if (parse_ulong(buf, 1, 65535, &r->wg_low) ||
+		    parse_ulong(dash + 1, r->wg_low, 65535, &r->wg_high))
+			errx(EXIT_USAGE, "bad range '%s': LOW-HIGH",
+			     printable(wg, shown, sizeof(shown)));
+	}
+	if (!reserved || !*reserved)
+		return;
+	if (strlen(reserved) >= sizeof(buf))
+		errx(EXIT_USAGE, "reserved list too long");
+	strcpy(buf, reserved);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (r->nreserved == sizeof(r->reserved) / sizeof(r->reserved[0]) ||
+		    parse_ulong(tok, 1, 65535, &r->reserved[r->nreserved]))
+			errx(EXIT_USAGE, "bad reserved port '%s'",
+			     printable(tok, shown, sizeof(shown)));
+		r->nreserved++;
+	}
+}
+
+static int cmd_publish(const char *wg, const char *reserved, const char *list)
+{
+	struct publish_rules rules;
+	char out[PUBLISH_TEXT_MAX + 1], shown[72];
+	const char *why;
+
+	rules_parse(wg, reserved, &rules);
+	why = publish_parse(list, &rules, out);
+	if (why)
+		errx(EXIT_REFUSED, "bad PUBLISH '%s': %s",
+		     printable(list, shown, sizeof(shown)), why);
+	printf("%s\n", out);
+	return 0;
+}
+
 static int cmd_expiry(const char *spec, const char *now_text)
 {
 	char shown[72];
@@ -304,6 +361,7 @@ static int cmd_expiry(const char *spec, const char *now_text)
 int main(int argc, char **argv)
 {
 	const char *prefix = NULL, *tmpdir = NULL, *out = NULL, *verb;
+	const char *wg = NULL, *reserved = NULL;
 	int c;
 
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
@@ -316,8 +374,10 @@ int main(int argc, char **argv)
 	}
 	verb = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "+p:t:o:")) != -1) {
+	while ((c = getopt(argc, argv, "+p:t:o:w:r:")) != -1) {
 		switch (c) {
+		case 'w': wg = optarg; break;
+		case 'r': reserved = optarg; break;
 		case 'p': prefix = optarg; break;
 		case 't': tmpdir = optarg; break;
 		case 'o': out = optarg; break;
@@ -326,6 +386,12 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (!strcmp(verb, "publish") && argc == 1 && !tmpdir && !prefix && !out)
+		return cmd_publish(wg, reserved, argv[0]);
+	if (wg || reserved) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
 	if (!strcmp(verb, "show") && argc == 1 && !tmpdir && !out)
 		return cmd_show(prefix, argv[0]);
 	if (!strcmp(verb, "get") && argc == 2 && !tmpdir && !out)

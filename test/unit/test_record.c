@@ -92,13 +92,53 @@ TEST(unknown_keys_are_kept_in_order_and_rewritten)
 	check(!parse(text, &r, &extra, why));
 	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
 	check(!record_format(&r, &extra, &out));
-	check(strstr(out.data, "PREV_UNTIL=0\nFUTURE_B=2\nFUTURE_A=x y=z\n"
+	check(strstr(out.data, "PREV_UNTIL=0\nPUBLISH=\nFUTURE_B=2\n"
+			       "FUTURE_A=x y=z\n"
 			       "EMPTY=\n") != NULL);
 	check(!parse(out.data, &again, &extra2, why));
 	check(!strcmp(extra2.data, extra.data));
 	buf_free(&extra);
 	buf_free(&extra2);
 	buf_free(&out);
+}
+
+TEST(raw_port_lists_are_parsed_strictly_into_one_canonical_form)
+{
+	struct publish_rules rules = { .wg_low = 47000, .wg_high = 47099,
+				       .reserved = { 22 }, .nreserved = 1 };
+	struct record r;
+	char out[PUBLISH_TEXT_MAX + 1], why[160], text[2048];
+	static const char *const bad[] = {
+		"", "tcp:0", "tcp:65536", "tcp:1-2", "tcp:01", "TCP:1", "sctp:1",
+		"tcp:1,tcp:1", "tcp:80", "udp:443", "tcp:22", "udp:47000",
+		"tcp:47099", "tcp:1:8080", "tcp:1:8443", "tcp:1:8081", "tcp:1:",
+		"tcp::1", ",tcp:1", "tcp:1,", "tcp:1,,udp:1", "tcp:1 ", "tcp:1:2:3",
+	};
+	size_t i;
+
+	check(!publish_parse("tcp:2222:22,udp:27015", &rules, out));
+	check(!strcmp(out, "tcp:2222:22,udp:27015:27015"));
+	check(!publish_parse("tcp:53,udp:53", &rules, out));
+	check(!publish_parse("none", &rules, out) && out[0] == '\0');
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check(publish_parse(bad[i], &rules, out) != NULL);
+	/* 16 entries at most, each canonical one fits the record. */
+	check(!publish_parse("udp:60001,udp:60002,udp:60003,udp:60004,"
+			     "udp:60005,udp:60006,udp:60007,udp:60008,"
+			     "udp:60009,udp:60010,udp:60011,udp:60012,"
+			     "udp:60013,udp:60014,udp:60015,udp:60016",
+			     NULL, out));
+	check(strlen(out) == 16 * 15 + 15);
+	check(publish_parse("udp:1,udp:2,udp:3,udp:4,udp:5,udp:6,udp:7,udp:8,"
+			    "udp:9,udp:10,udp:11,udp:12,udp:13,udp:14,udp:15,"
+			    "udp:16,udp:17", NULL, out) != NULL);
+	/* In a record: only the canonical form. */
+	snprintf(text, sizeof(text), "%sPUBLISH=tcp:2222:22\n", v2_min);
+	check(!parse(text, &r, NULL, why) && !strcmp(r.publish, "tcp:2222:22"));
+	snprintf(text, sizeof(text), "%sPUBLISH=tcp:2222\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "PUBLISH"));
+	snprintf(text, sizeof(text), "%sPUBLISH=none\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1);
 }
 
 TEST(a_version_1_record_is_written_as_version_2)
@@ -327,5 +367,6 @@ int main(void)
 	run(durations_take_one_unit_and_stay_within_ten_years);
 	run(an_expiry_is_a_duration_from_now_or_a_future_date);
 	run(expiry_fields_default_to_never_and_are_checked);
+	run(raw_port_lists_are_parsed_strictly_into_one_canonical_form);
 	return check_failed_any();
 }
