@@ -279,32 +279,23 @@ conf_check() {
 	/*[!A-Za-z0-9/._-]* | [!/]*) die "bad METRICS_DIR '$METRICS_DIR': an absolute path, or off" ;;
 	esac
 	case $ACCESS_LOG in 0 | 1) ;; *) die "bad ACCESS_LOG '$ACCESS_LOG': 0 or 1" ;; esac
-	# Checked where used (status): the helper is a process, and most
-	# commands never need it.
-	case $EXPIRY_WARN in
-	[1-9]*[smhd]) case ${EXPIRY_WARN%?} in *[!0-9]*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;; esac ;;
-	*) die "bad EXPIRY_WARN '$EXPIRY_WARN': a duration like 7d" ;;
-	esac
+	# Durations, by the one parser (the record helper), with its range;
+	# the defaults are known good and cost no process.
+	[ "$EXPIRY_WARN" = 7d ] || duration_secs EXPIRY_WARN "$EXPIRY_WARN" >/dev/null
+	[ "$KEY_GRACE" = 5m ] || duration_secs KEY_GRACE "$KEY_GRACE" >/dev/null
 	case $PUBLISH_RESERVED in
 	*[!0-9,]* | ,* | *, | *,,*) die "bad PUBLISH_RESERVED '$PUBLISH_RESERVED': ports, comma-separated" ;;
 	esac
 	[ ${#PUBLISH_RESERVED} -le 300 ] || die "bad PUBLISH_RESERVED: at most 50 ports"
-	case $KEY_GRACE in
-	[1-9]*[smhd]) case ${KEY_GRACE%?} in *[!0-9]*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;; esac ;;
-	*) die "bad KEY_GRACE '$KEY_GRACE': a duration like 5m" ;;
-	esac
 }
 
-# key_grace_secs: KEY_GRACE in seconds (exit 1 when out of range).
-key_grace_secs() {
-	"$BUILD/record" lifetime -- "$KEY_GRACE" 2>/dev/null ||
-		die "bad KEY_GRACE '$KEY_GRACE': at most 3650d"
-}
-
-# expiry_warn_secs: EXPIRY_WARN in seconds (exit 1 when out of range).
-expiry_warn_secs() {
-	"$BUILD/record" lifetime -- "$EXPIRY_WARN" 2>/dev/null ||
-		die "bad EXPIRY_WARN '$EXPIRY_WARN': at most 3650d"
+# duration_secs NAME VALUE: the seconds of VALUE, a duration as make
+# link's EXPIRES (1-9 digits and s, m, h or d, at most 3650d: the record
+# helper's "record lifetime", the one parser of durations). Exit 1, with
+# "bad NAME 'VALUE'" on stderr, when it is not one.
+duration_secs() {
+	"$BUILD/record" lifetime -- "$2" 2>/dev/null ||
+		die "bad $1 '$2': a duration like 7d, 12h or 30m, at most 3650d"
 }
 
 # limit_check KEY VALUE MAX: VALUE is a number from 1 to MAX.

@@ -184,6 +184,23 @@ make_link() {
 	run -0 gw remove w.example.test
 }
 
+@test "a KEY_GRACE or EXPIRY_WARN beyond 3650 days is refused when the settings are read, whatever the command" {
+	conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/conf.saved"
+	for setting in KEY_GRACE EXPIRY_WARN; do
+		for bad in 3651d 999999999d 87601h; do
+			cp "$WORK/conf.saved" "$conf"
+			echo "$setting=$bad" >>"$conf"
+			run -1 gw list
+			assert_output "linkgate: bad $setting '$bad': a duration like 7d, 12h or 30m, at most 3650d"
+		done
+	done
+	cp "$WORK/conf.saved" "$conf"
+	echo KEY_GRACE=3650d >>"$conf"
+	run -0 gw list
+	cp "$WORK/conf.saved" "$conf"
+}
+
 @test "the metrics textfile gives each expiring link its expiry and warning, and a link that never expires neither" {
 	run -0 gw add m3.example.test "$KEY" --expires 3d
 	run -0 gw add m30.example.test "$KEY" --expires 30d
