@@ -179,6 +179,24 @@ gw_probe_up() {
 	gw status --probe "$1" | awk -v n="$1" '$1 == n && $6 == "up" { f = 1 } END { exit !f }'
 }
 
+@test "status --probe while a check holds the health lock is refused at once as busy (exit 75), and status without --probe still answers" {
+	local lock=$WORK/root/var/lib/linkgate/health.lock before
+	before=$(field up.example.test CHECKED)
+	flock "$lock" sleep 30 3>&- &
+	holder=$!
+	run -0 wait_for 50 bash -c "! flock -n '$lock' true"
+	run -75 gw status --probe up.example.test
+	assert_output "linkgate: busy: a health check runs now; try again, or status without --probe for the last results"
+	run -75 ssh_as alice status --probe a.example.test
+	assert_output --partial "linkgate: busy: a health check runs now"
+	assert_equal "$(field up.example.test CHECKED)" "$before"
+	run -0 gw status up.example.test
+	assert_line --index 1 --regexp '^up\.example\.test '
+	kill "$holder"
+	wait "$holder" || :
+	run -0 gw status --probe up.example.test
+}
+
 @test "a home that goes down is found down with its reason, and its since stays while it is down" {
 	gw health >/dev/null
 	[ "$(field down.example.test STATE)" = up ]
