@@ -28,7 +28,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd \
-	logrotate jq prometheus prometheus-node-exporter
+	logrotate jq prometheus prometheus-node-exporter strace
 
 all: $(PROGS:%=$(B)/%)
 

@@ -399,6 +399,23 @@ alloc() {
 	fi
 }
 
+# file_write FILE MODE: replaces FILE with stdin as a state file must be
+# (as the helpers' write_atomic does): a temporary name beside it (made by
+# mktemp, O_EXCL), MODE, fsync, rename over FILE, fsync of its folder. A
+# crash leaves the old FILE or the new one, never a part. Exit 1 (FILE
+# unchanged, the temporary file removed) when a step fails.
+file_write() {
+	local tmp dir
+	dir=$(dirname "$1")
+	tmp=$(mktemp "$dir/.${1##*/}.XXXXXX") || die "cannot write in $dir"
+	if ! { cat >"$tmp" && chmod "$2" "$tmp" && sync "$tmp" &&
+		mv -f "$tmp" "$1"; }; then
+		rm -f "$tmp"
+		die "$1 not written"
+	fi
+	sync "$dir" || die "$1 written, but its folder not synced"
+}
+
 # with_lock COMMAND...: runs a function under the gateway-wide lock, with a
 # wait long enough for 50 queued requests.
 with_lock() {

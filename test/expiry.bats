@@ -153,6 +153,26 @@ make_link() {
 	for n in m1 m2 m4; do run -0 gw remove "$n.example.test"; done
 }
 
+@test "make authorize with MAX_LIFETIME caps the key's existing links at once, and never lengthens an earlier expiry" {
+	ssh-keygen -q -t ed25519 -N '' -C jack@home -f "$WORK/jack"
+	gw_make authorize KEY="$WORK/jack.pub" NAME=jack DOMAINS=example.test
+	run -0 ssh_as jack add j1.example.test "$KEY"
+	run -0 ssh_as jack add j2.example.test "$KEY" --expires 10m
+	run -0 ssh_as alice add j3.example.test "$KEY"
+	short=$(field j2.example.test EXPIRES)
+	now=$(date +%s)
+	run -0 gw_make authorize KEY="$WORK/jack.pub" NAME=jack DOMAINS=example.test MAX_LIFETIME=1h
+	assert_line --regexp '^j1\.example\.test: now expires [0-9-]+T[0-9:]+Z \(MAX_LIFETIME of jack\)$'
+	refute_line --partial j2.example.test
+	exp=$(field j1.example.test EXPIRES)
+	[ "$exp" -ge $((now + 3600)) ] && [ "$exp" -le $((now + 3605)) ]
+	assert_equal "$(field j1.example.test LIFETIME)" 3600
+	assert_equal "$(field j2.example.test EXPIRES)" "$short"
+	assert_equal "$(field j3.example.test EXPIRES)" 0
+	for n in j1 j2 j3; do run -0 gw remove "$n.example.test"; done
+	gw revoke jack >/dev/null
+}
+
 @test "add --replace starts a link's lifetime again" {
 	run -0 gw add rn.example.test "$KEY" --expires 1h
 	first=$(field rn.example.test EXPIRES)
@@ -301,11 +321,44 @@ make_link() {
 	run -1 grep -q 'linkgate:fred$' "$WORK/root/root/.ssh/authorized_keys"
 	run -255 ssh_as fred list
 	[ -f "$D/links/a1.example.test" ]
-	# Without LINKS=remove, the links stay (and count for nobody).
+	# Without LINKS=remove, the links stay (handed to root).
 	gw_make authorize KEY="$WORK/fred.pub" NAME=fred DOMAINS=example.test
 	run -0 ssh_as fred add f3.example.test "$KEY"
 	run -0 gw_make revoke NAME=fred
 	[ -f "$D/links/f3.example.test" ]
 	run -0 gw remove f3.example.test
 	run -0 gw remove a1.example.test
+}
+
+@test "make revoke LINKS=remove names a record it cannot read on stderr and exits 1, and still removes the key's links" {
+	ssh-keygen -q -t ed25519 -N '' -C hank@home -f "$WORK/hank"
+	gw_make authorize KEY="$WORK/hank.pub" NAME=hank DOMAINS=example.test
+	run -0 ssh_as hank add h1.example.test "$KEY"
+	printf 'VERSION=99\n' >"$D/links/unread.example.test"
+	run -1 gw revoke hank --links remove
+	assert_line 'removed h1.example.test'
+	assert_line --partial 'linkgate: revoked hank, but these records could not be read'
+	assert_line --partial ' unread.example.test '
+	refute_line 'revoked hank'
+	[ ! -e "$D/links/h1.example.test" ] && [ -f "$D/links/unread.example.test" ]
+	[ ! -e "$WORK/root/etc/linkgate/keys/hank" ]
+	run -255 ssh_as hank list
+	rm -f "$D/links/unread.example.test"
+}
+
+@test "make revoke without LINKS=remove hands the key's links to root, so a key authorized again under that name does not get them" {
+	ssh-keygen -q -t ed25519 -N '' -C ivy@home -f "$WORK/ivy"
+	gw_make authorize KEY="$WORK/ivy.pub" NAME=ivy DOMAINS=example.test LINKS=1
+	run -0 ssh_as ivy add i1.example.test "$KEY"
+	run -0 gw_make revoke NAME=ivy
+	assert_line 'i1.example.test: now owned by root'
+	assert_equal "$(field i1.example.test OWNER)" root
+	ssh-keygen -q -t ed25519 -N '' -C ivy2@home -f "$WORK/ivy2"
+	gw_make authorize KEY="$WORK/ivy2.pub" NAME=ivy DOMAINS=example.test LINKS=1
+	run -1 ssh_as ivy2 remove i1.example.test
+	assert_output 'linkgate: i1.example.test belongs to another key'
+	run -0 ssh_as ivy2 add i2.example.test "$KEY"
+	assert_equal "$(field i2.example.test OWNER)" ivy
+	run -0 gw remove i1.example.test
+	run -0 gw remove i2.example.test
 }

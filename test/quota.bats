@@ -55,6 +55,35 @@ carol_links() {
 	[ ! -e "$WORK/root/etc/linkgate/keys/erin" ] && [ ! -e "$WORK/root/etc/linkgate/keys/root" ]
 }
 
+# synced_rename TRACE FILE: TRACE (strace -y of fsync and rename) shows
+# FILE written as a state file: a temporary file beside it synced, then
+# renamed over FILE, then FILE's folder synced.
+synced_rename() {
+	awk -v f="$2" '
+		BEGIN { d = f; sub(/\/[^\/]*$/, "", d); b = substr(f, length(d) + 2) }
+		/ fsync\(/ && match($0, /<[^>]*>/) {
+			p = substr($0, RSTART + 1, RLENGTH - 2)
+			if (index(p, d "/." b ".") == 1) tmp = p
+			else if (p == d && renamed) ok = 1
+		}
+		/ rename/ && / = 0$/ && tmp != "" && index($0, "\"" tmp "\"") && index($0, "\"" f "\"") { renamed = 1 }
+		END { exit !ok }' "$1"
+}
+
+@test "make authorize replaces authorized_keys and the key's settings file by a synced temporary file, a rename and a sync of the folder" {
+	local trace=$WORK/authorize.trace
+	run -0 nsenter --net="/run/netns/${T}g" env LINKGATE_ROOT="$WORK/root" \
+		strace -f -y -qq -e trace=fsync,rename,renameat,renameat2 -e signal=none \
+		-o "$trace" "$REPO/gateway/linkgate" authorize "$WORK/dave.pub" dave example.test
+	run -0 synced_rename "$trace" "$WORK/root/root/.ssh/authorized_keys"
+	run -0 synced_rename "$trace" "$WORK/root/etc/linkgate/keys/dave"
+	run -0 cat "$WORK/root/etc/linkgate/keys/dave"
+	assert_output "$(printf 'DOMAINS=example.test\nADMIN=0')"
+	run -0 stat -c %a "$WORK/root/root/.ssh/authorized_keys" "$WORK/root/etc/linkgate/keys/dave"
+	assert_output "$(printf '600\n600')"
+	run -0 ssh_as dave list
+}
+
 @test "a key at its quota cannot add (exit 3, nothing changed) and another key still can" {
 	run -0 add carol c1.example.test
 	run -0 add carol c2.example.test
