@@ -182,7 +182,9 @@ gw_probe_up() {
 @test "status --probe while a check holds the health lock is refused at once as busy (exit 75), and status without --probe still answers" {
 	local lock=$WORK/root/var/lib/linkgate/health.lock before
 	before=$(field up.example.test CHECKED)
-	flock "$lock" sleep 30 3>&- &
+	# The holder is the process that has the lock (exec): killing it
+	# frees the lock.
+	bash -c 'exec 9>>"$1" && flock 9 && exec sleep 30' _ "$lock" 3>&- &
 	holder=$!
 	run -0 wait_for 50 bash -c "! flock -n '$lock' true"
 	run -75 gw status --probe up.example.test
