@@ -28,7 +28,7 @@ DEPS = build-essential clang libclang-rt-14-dev libsodium-dev libnftables-dev \
 	nftables openssh-server openssh-client caddy pebble curl openssl \
 	iputils-ping bats bats-assert bats-support shellcheck procps ethtool \
 	util-linux python3 wrk iperf3 docker.io docker-compose debootstrap systemd \
-	logrotate jq prometheus prometheus-node-exporter strace
+	logrotate jq prometheus prometheus-node-exporter strace conntrack
 
 all: $(PROGS:%=$(B)/%)
 
@@ -79,7 +79,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
 	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
 	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate \
-	jq openssl
+	jq openssl conntrack
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
 		2>/dev/null && ip link del lgprobe0 || echo wireguard-go)

@@ -165,6 +165,90 @@ print(s.recv(2048).decode().strip())' "$1" "$addr" "$2" "$src" 2>/dev/null) || r
 	run -1 raw udp 27015 "${T}g" "$vl"
 }
 
+@test "no process of the gateway host reaches a home's port through a link's veth, from any of the host's addresses" {
+	local vl
+	vl=$("$HELPERS/record" get "$R/raw.example.test" VETH_LINK_ADDR)
+	# Control: the visitor reaches home1's :22 through the public port.
+	run -0 raw tcp 2222
+	# From the host's public address, not its end of the veth: the
+	# home's raw port and Caddy's own ports stay out of reach.
+	run -1 raw tcp 22 "${T}g" "$vl" "$GATEWAY"
+	run -1 raw udp 27015 "${T}g" "$vl" "$GATEWAY"
+	run -1 raw tcp 8080 "${T}g" "$vl" "$GATEWAY"
+	run -1 raw tcp 8443 "${T}g" "$vl" "$GATEWAY"
+}
+
+@test "the forwarding turned on for raw ports routes nothing else: a neighbour's packets for a network behind the gateway get nowhere" {
+	# A private network behind the gateway (192.168.77.0/24, ${T}p),
+	# with a service the gateway itself reaches (the control).
+	ip netns add "${T}p"
+	ip -n "${T}g" link add "${T}pv" type veth peer name eth0 netns "${T}p"
+	ip -n "${T}g" addr add 192.168.77.1/24 dev "${T}pv"
+	ip -n "${T}g" link set "${T}pv" up
+	ip -n "${T}p" addr add 192.168.77.2/24 dev eth0
+	ip -n "${T}p" link set eth0 up
+	ip -n "${T}p" route add default via 192.168.77.1
+	peer_app p 192.168.77.2 7100 private
+	run -0 nsenter --net="/run/netns/${T}g" sysctl -n net.ipv4.ip_forward
+	assert_output 1
+	run -0 raw tcp 7100 "${T}g" 192.168.77.2
+	assert_output --partial private
+	ip -n "${T}i" route add 192.168.77.0/24 via "$GATEWAY"
+	run -1 raw tcp 7100 "${T}i" 192.168.77.2 "$VISITOR"
+	run -1 raw udp 7100 "${T}i" 192.168.77.2 "$VISITOR"
+	ip -n "${T}i" route del 192.168.77.0/24 via "$GATEWAY"
+	ip netns del "${T}p"
+	# The raw ports themselves are still forwarded.
+	run -0 raw udp 27015
+}
+
+@test "with the kernel's port range as the WireGuard range (PORTS unset), a link with raw ports is added" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/conf.saved"
+	sed -i 's/^PORTS=.*/PORTS=/' "$conf"
+	run gw add kernel.example.test "$(wg genkey | wg pubkey)" --publish tcp:3700
+	rc=$status out=$output
+	[ "$rc" -ne 0 ] || gw remove kernel.example.test >/dev/null
+	cp "$WORK/conf.saved" "$conf"
+	[ "$rc" -eq 0 ] || fail "status $rc: $out"
+}
+
+@test "removing a link forgets its raw ports' flows: a visitor still sending is not carried on toward its address" {
+	local vl pid
+	run -0 gw add flow.example.test "$(wg genkey | wg pubkey)" --publish udp:6101
+	vl=$("$HELPERS/record" get "$R/flow.example.test" VETH_LINK_ADDR)
+	# One visitor socket sending every 0.1 s for 6 s (the home never
+	# answers: this link has none).
+	ip netns exec "${T}i" python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("203.0.113.10", 40100))
+for i in range(60):
+    s.sendto(b"x", ("'"$GATEWAY"'", 6101))
+    time.sleep(0.1)' &
+	pid=$!
+	run -0 wait_for 30 sh -c "nsenter --net=/run/netns/${T}g conntrack -L -p udp --reply-src $vl 2>/dev/null | grep -q 'dport=6101'"
+	run -0 gw remove flow.example.test
+	sleep 0.5
+	run -0 nsenter --net="/run/netns/${T}g" conntrack -L -p udp --reply-src "$vl"
+	kill "$pid" 2>/dev/null || true
+	refute_output --partial 'sport=40100'
+}
+
+@test "a second link on one home cannot publish a UDP home port the first one publishes, and its refusal leaves the first one's UDP answering" {
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/alice" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" \
+		FQDN=raw2.example.test EXPOSE=127.0.0.1:9080 PUBLISH=udp:27016:27015 \
+		make -s -C "$REPO" link >/dev/null
+	run ip netns exec "${T}h1" env DATA_DIR="$WORK/data-raw2" TLS_INTERNAL=1 \
+		timeout 30 "$REPO/client/link-client" --env-file "$WORK/h1/raw2.example.test.env"
+	[ "$status" -eq 1 ]
+	assert_output --partial 'udp home port 27015 is published by another link on this machine'
+	run -0 gw remove raw2.example.test
+	run -0 raw udp 27015
+	assert_output --regexp "^home1 udp peer=$V:"
+}
+
 @test "a second link cannot take a public port another link published" {
 	local before
 	before=$(state_sum)
