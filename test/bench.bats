@@ -18,6 +18,8 @@ setup() {
 		assert_line --regexp "^\| $row.* \| [1-9][0-9]* \[.*"
 	done
 	assert_line --regexp '^\| through the project.s WireGuard link \| 0?\.?[0-9.]+ '
+	assert_line --regexp "^\\| through the project's raw port \\(visitor to home, DNAT only\\) \\| 0?\\.?[0-9.]+ "
+	assert_line --regexp "^\\| through the project's raw port \\| [1-9][0-9]* \\| [0-9.]+ \\|"
 	assert_line --regexp '^\| make link over ssh \(ms, 3 runs\) \| [1-9]'
 	assert_line --regexp '^\| make rotate over ssh \(ms, 2 runs\) \| [1-9]'
 	assert_line --regexp '^\| longest gap between a visitor.s HTTPS answers during make rotate \(ms\) \| [1-9]'
@@ -27,6 +29,6 @@ setup() {
 	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
-	assert_output 8
+	assert_output 9
 	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
 }
