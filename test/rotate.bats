@@ -234,6 +234,30 @@ sighup_env() {
 	echo "# replace: served by the new key $(((t1 - t0) / 1000000)) ms after the home took it" >&3
 }
 
+@test "a second add --replace within KEY_GRACE gives the newest key the address at its first handshake, and the earlier keys lose it" {
+	local idx old_c gwk mid_c new_priv new_c
+	idx=$(field rot.example.test INDEX)
+	old_c=$(field rot.example.test CLIENT_KEY)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	mid_c=$(wg genkey | wg pubkey)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$mid_c" --replace
+	run -0 gw add rot.example.test "$new_c" --replace
+	assert_equal "$(field rot.example.test CLIENT_KEY)" "$new_c"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$old_c"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_line "$old_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_line "$new_c	(none)"
+	refute_output --partial "$mid_c"
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
+	run -0 wait_for 50 https_ok
+}
+
 @test "after KEY_GRACE a home that kept the old client key is refused: linkgate expire drops its peer" {
 	local idx gwk new_priv new_c conf=$WORK/root/etc/linkgate/gateway.conf
 	idx=$(field rot.example.test INDEX)
