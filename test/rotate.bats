@@ -159,6 +159,26 @@ home_rotate() {
 	run -0 https_ok
 }
 
+@test "a SIGHUP whose new endpoint name does not resolve keeps the client running on its old keys and endpoint, and says so" {
+	local pid log=$WORK/client-rot.example.test.log n port
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	cp "$ENV" "$WORK/good.env"
+	port=$(env_get GATEWAY_ENDPOINT)
+	port=${port##*:}
+	sed -i "s/^GATEWAY_ENDPOINT=.*/GATEWAY_ENDPOINT=nosuch.invalid:$port/" "$ENV"
+	kill -HUP "$pid"
+	run -0 wait_for 100 grep -q "link-client: SIGHUP: the gateway endpoint nosuch.invalid:$port cannot be set" "$log"
+	run -0 grep -q "the running keys and endpoint are kept" "$log"
+	kill -0 "$pid"
+	run -0 https_ok
+	n=$(grep -c 'are the running ones' "$log")
+	cp "$WORK/good.env" "$ENV"
+	kill -HUP "$pid"
+	run -0 wait_for 50 bash -c "[ \$(grep -c 'are the running ones' '$log') -gt $n ]"
+	kill -0 "$pid"
+	run -0 https_ok
+}
+
 @test "rotate is refused for another key's link, with a bad key or the current key, and changes nothing" {
 	before=$(state_sum)
 	run -1 ssh_as other rotate rot.example.test "$(wg genkey | wg pubkey)"
