@@ -211,6 +211,22 @@ home_rotate() {
 		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
 }
 
+@test "make rotate whose LINK_DIR holds a copy of the .env rewrites the file the running link client reads, and says so" {
+	local copy=$WORK/h1copy before
+	mkdir -p "$copy"
+	cp "$ENV" "$copy/rot.example.test.env"
+	before=$(cat "$copy/rot.example.test.env")
+	run -0 ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$copy" GATEWAY="root@$GATEWAY" \
+		FQDN=rot.example.test make -s -C "$REPO" rotate
+	assert_output --partial "reads $ENV: that file gets the new keys ($copy/rot.example.test.env is left as it is)"
+	assert_output --partial "the new keys have shaken hands"
+	assert_equal "$(cat "$copy/rot.example.test.env")" "$before"
+	assert_equal "$(field rot.example.test CLIENT_KEY)" \
+		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
+	run -0 wait_for 50 https_ok
+}
+
 # sighup_env PRIV GWPUB: the home's .env with these keys (written by the
 # shell: a key never in a command's arguments), and the client told.
 sighup_env() {
