@@ -159,6 +159,26 @@ home_rotate() {
 	run -0 https_ok
 }
 
+@test "a SIGHUP whose new endpoint name does not resolve keeps the client running on its old keys and endpoint, and says so" {
+	local pid log=$WORK/client-rot.example.test.log n port
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	cp "$ENV" "$WORK/good.env"
+	port=$(env_get GATEWAY_ENDPOINT)
+	port=${port##*:}
+	sed -i "s/^GATEWAY_ENDPOINT=.*/GATEWAY_ENDPOINT=nosuch.invalid:$port/" "$ENV"
+	kill -HUP "$pid"
+	run -0 wait_for 100 grep -q "link-client: SIGHUP: the gateway endpoint nosuch.invalid:$port cannot be set" "$log"
+	run -0 grep -q "the running keys and endpoint are kept" "$log"
+	kill -0 "$pid"
+	run -0 https_ok
+	n=$(grep -c 'are the running ones' "$log")
+	cp "$WORK/good.env" "$ENV"
+	kill -HUP "$pid"
+	run -0 wait_for 50 bash -c "[ \$(grep -c 'are the running ones' '$log') -gt $n ]"
+	kill -0 "$pid"
+	run -0 https_ok
+}
+
 @test "rotate is refused for another key's link, with a bad key or the current key, and changes nothing" {
 	before=$(state_sum)
 	run -1 ssh_as other rotate rot.example.test "$(wg genkey | wg pubkey)"
@@ -189,6 +209,22 @@ home_rotate() {
 	echo "# a lost rotation: served again $((($(date +%s%N) - t0) / 1000000)) ms after make rotate started" >&3
 	assert_equal "$(field rot.example.test CLIENT_KEY)" \
 		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
+}
+
+@test "make rotate whose LINK_DIR holds a copy of the .env rewrites the file the running link client reads, and says so" {
+	local copy=$WORK/h1copy before
+	mkdir -p "$copy"
+	cp "$ENV" "$copy/rot.example.test.env"
+	before=$(cat "$copy/rot.example.test.env")
+	run -0 ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$copy" GATEWAY="root@$GATEWAY" \
+		FQDN=rot.example.test make -s -C "$REPO" rotate
+	assert_output --partial "reads $ENV: that file gets the new keys ($copy/rot.example.test.env is left as it is)"
+	assert_output --partial "the new keys have shaken hands"
+	assert_equal "$(cat "$copy/rot.example.test.env")" "$before"
+	assert_equal "$(field rot.example.test CLIENT_KEY)" \
+		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
+	run -0 wait_for 50 https_ok
 }
 
 # sighup_env PRIV GWPUB: the home's .env with these keys (written by the
@@ -232,6 +268,30 @@ sighup_env() {
 	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
 	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
 	echo "# replace: served by the new key $(((t1 - t0) / 1000000)) ms after the home took it" >&3
+}
+
+@test "a second add --replace within KEY_GRACE gives the newest key the address at its first handshake, and the earlier keys lose it" {
+	local idx old_c gwk mid_c new_priv new_c
+	idx=$(field rot.example.test INDEX)
+	old_c=$(field rot.example.test CLIENT_KEY)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	mid_c=$(wg genkey | wg pubkey)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$mid_c" --replace
+	run -0 gw add rot.example.test "$new_c" --replace
+	assert_equal "$(field rot.example.test CLIENT_KEY)" "$new_c"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$old_c"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_line "$old_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_line "$new_c	(none)"
+	refute_output --partial "$mid_c"
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
+	run -0 wait_for 50 https_ok
 }
 
 @test "after KEY_GRACE a home that kept the old client key is refused: linkgate expire drops its peer" {
