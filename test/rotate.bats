@@ -242,6 +242,17 @@ sighup_env() {
 	kill -HUP "$(cat "$WORK/client-rot.example.test.pid")"
 }
 
+# grace_holds INDEX OLD NEW: rot.example.test is in its grace period
+# after a replace by NEW: the record names NEW and keeps OLD, and the
+# gateway's interface gives the tunnel address to OLD and none to NEW.
+grace_holds() {
+	assert_equal "$(field rot.example.test CLIENT_KEY)" "$3"
+	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$2"
+	run -0 wg show "${GWPREFIX}w$1" allowed-ips
+	assert_line "$2	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_line "$3	(none)"
+}
+
 @test "add --replace: the old key serves until the new one shakes hands, then the address moves to the new key and the old peer goes" {
 	local idx old_c gwk new_priv new_c t0 t1
 	idx=$(field rot.example.test INDEX)
@@ -250,11 +261,7 @@ sighup_env() {
 	new_priv=$(wg genkey)
 	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
 	run -0 gw add rot.example.test "$new_c" --replace
-	assert_equal "$(field rot.example.test CLIENT_KEY)" "$new_c"
-	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$old_c"
-	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
-	assert_line "$old_c	$(field rot.example.test TUNNEL_CLIENT)/32"
-	assert_line "$new_c	(none)"
+	grace_holds "$idx" "$old_c" "$new_c"
 	run -0 https_ok
 	# make gateway takes the grace period as it is.
 	run -0 gw start
@@ -280,11 +287,7 @@ sighup_env() {
 	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
 	run -0 gw add rot.example.test "$mid_c" --replace
 	run -0 gw add rot.example.test "$new_c" --replace
-	assert_equal "$(field rot.example.test CLIENT_KEY)" "$new_c"
-	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$old_c"
-	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
-	assert_line "$old_c	$(field rot.example.test TUNNEL_CLIENT)/32"
-	assert_line "$new_c	(none)"
+	grace_holds "$idx" "$old_c" "$new_c"
 	refute_output --partial "$mid_c"
 	sighup_env "$new_priv" "$gwk"
 	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
