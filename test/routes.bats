@@ -24,6 +24,10 @@ setup_file() {
 	for i in 101 102 103 104 105 106; do
 		ip -n "${T}i" addr add "10.77.0.$i/24" dev br0
 	done
+	# fd78::1 is another /64: the gateway's default route leads back.
+	for a in fd77::106/64 fd77::107/64 fd77::108/64 fd78::1/64; do
+		ip -n "${T}i" addr add "$a" dev br0 nodad
+	done
 }
 
 teardown_file() {
@@ -304,11 +308,6 @@ count_ok() {
 }
 
 @test "an IPv6 visitor's cap (256) counts its whole /64, and a visitor of another /64 is still served" {
-	local a
-	# fd78::1 is another /64: the gateway's default route leads back.
-	for a in fd77::106/64 fd77::107/64 fd77::108/64 fd78::1/64; do
-		ip -n "${T}i" addr add "$a" dev br0 nodad
-	done
 	# 300 connections from two addresses of one /64: 150 each, under a
 	# per-address cap, over the /64's.
 	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
@@ -318,15 +317,35 @@ count_ok() {
 	wait_for 300 grep -q held "$WORK/holdv6.log"
 	run -0 grep -o 'held [0-9]*' "$WORK/holdv6.log"
 	[ "$output" = "held 256" ]
-	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+	# Refused by the gateway's kernel, as an IPv4 visitor is (a reset).
+	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
 		--max-time 5 --interface fd77::108 \
 		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
-	[ "$output" = 429 ]
+	[ "$output" = 000 ]
 	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
 		--max-time 5 --interface fd78::1 \
 		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
 	[ "$output" = 200 ]
 	kill "$(cat "$WORK/holdv6.pid")"
+}
+
+@test "idle keep-alive connections of an IPv6 visitor's /64 count toward its cap (256) on :80, and another /64 is still served" {
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
+		"$REPO/test/apps/streams.py" hold idle echo.example.test 80 400 \
+		fd77::106,fd77::107 >"$WORK/holdi6.log" 2>&1 &
+	echo $! >"$WORK/holdi6.pid"
+	wait_for 300 grep -q held "$WORK/holdi6.log"
+	run -0 grep -o 'held [0-9]*' "$WORK/holdi6.log"
+	[ "$output" = "held 256" ]
+	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd77::108 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 000 ]
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd78::1 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 200 ]
+	kill "$(cat "$WORK/holdi6.pid")"
 }
 
 @test ":80 passes a 16 KB header line, 64 KB of headers and a 16 KB response header" {
