@@ -27,8 +27,21 @@ setup() {
 	assert_line --regexp '^\| make gateway on a healthy gateway with 10 links'
 	assert_line --regexp '^\| linkgate health, one round over 10 links, every home down \(s; CPU s\) \| [0-9.]+; [0-9.]+ \|$'
 	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
+	assert_line --regexp '^\| add over ssh \(a key.s request, as make link sends it\) with 1000 links there \(ms, 3 runs\) \| [1-9]'
+	assert_line --regexp '^\| add over ssh at 1000 links, as a fraction of 500 ms \| [0-9.]+ \(target <= 1: (met|MISSED)\) \|$'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
-	assert_output 9
+	assert_output 10
 	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx)'"
+}
+
+@test "make bench ADD_ONLY=1 QUICK=1 measures only the add rows, at the console and over ssh, and leaves nothing behind" {
+	run make -s -C "$REPO" bench ADD_ONLY=1 QUICK=1
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	assert_line --regexp '^\| linkgate add with 10 links there \(ms, 3 runs\) \| [1-9]'
+	assert_line --regexp '^\| add over ssh \(a key.s request, as make link sends it\) with 1000 links there \(ms, 3 runs\) \| [1-9]'
+	assert_line --regexp '^\| link add at 1000 links <= 1.25x at 10 \| [0-9.]+ \(target'
+	refute_line --partial 'project HTTP'
+	run -1 bash -c "ip netns list | grep -E '^(lgbn|lgbx|lgby)'"
+	[ ! -e /tmp/linkgate-bench ]
 }

@@ -14,7 +14,8 @@
 setup_file() {
 	load common
 	load lib/net
-	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	# Room for bob's 100 links beside this suite's own.
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR GWPORTS=47000-47199
 	gateway_up
 	stream_home stream.example.test h1 1 serve
 	echo_home echo.example.test h1 2 --wildcard
@@ -22,6 +23,10 @@ setup_file() {
 	stream_home mute.example.test h2 5 silent
 	for i in 101 102 103 104 105 106; do
 		ip -n "${T}i" addr add "10.77.0.$i/24" dev br0
+	done
+	# fd78::1 is another /64: the gateway's default route leads back.
+	for a in fd77::106/64 fd77::107/64 fd77::108/64 fd78::1/64; do
+		ip -n "${T}i" addr add "$a" dev br0 nodad
 	done
 }
 
@@ -123,7 +128,7 @@ count_ok() {
 	echo "$ok"
 }
 
-@test "four streams on one link keep their connection and every event while another key adds and removes 50 links, and nginx is never reloaded" {
+@test "four streams on one link keep their connection and every event for 90 s while another key adds and removes 100 links, and nginx is never reloaded" {
 	local before after i id key start held hups
 	before=$(nginx_pids)
 	hups=$(grep -c 'kill -HUP' "$WORK/root/var/log/linkgate/gateway.log" || true)
@@ -136,21 +141,23 @@ count_ok() {
 	done
 	start=$SECONDS
 	key=$(wg genkey | wg pubkey)
-	# 50 links added, then removed: 100 changes by bob's key over ssh
+	# 100 links added, then removed: 200 changes by bob's key over ssh
 	# (bob's quota raised for it, and set back after).
-	gw authorize "$WORK/bob.pub" bob bob.example.org --links 50 >/dev/null
-	for ((i = 1; i <= 50; i++)); do
+	gw authorize "$WORK/bob.pub" bob bob.example.org --links 100 >/dev/null
+	for ((i = 1; i <= 100; i++)); do
 		ssh_as bob add "l$i.bob.example.org" "$key" >/dev/null ||
 			{ echo "add $i failed"; false; }
 	done
-	[ "$(gw list --json | grep -o '"name"' | wc -l)" -eq 54 ]
-	for ((i = 1; i <= 50; i++)); do
+	[ "$(gw list --json | grep -o '"name"' | wc -l)" -eq 104 ]
+	for ((i = 1; i <= 100; i++)); do
 		ssh_as bob remove "l$i.bob.example.org" >/dev/null
 	done
 	gw authorize "$WORK/bob.pub" bob bob.example.org >/dev/null
-	# Held for at least 30 s in all.
-	while [ $((SECONDS - start)) -lt 30 ]; do sleep 1; done
+	# Held for at least 90 s in all: past the 60 s after which a reload
+	# with the former worker_shutdown_timeout cut every stream.
+	while [ $((SECONDS - start)) -lt 90 ]; do sleep 1; done
 	held=$((SECONDS - start))
+	echo "# streams held ${held} s" >&3
 	after=$(nginx_pids)
 	[ "$before" = "$after" ]
 	for id in ws80 sse80 ws443 sse443; do
@@ -301,11 +308,6 @@ count_ok() {
 }
 
 @test "an IPv6 visitor's cap (256) counts its whole /64, and a visitor of another /64 is still served" {
-	local a
-	# fd78::1 is another /64: the gateway's default route leads back.
-	for a in fd77::106/64 fd77::107/64 fd77::108/64 fd78::1/64; do
-		ip -n "${T}i" addr add "$a" dev br0 nodad
-	done
 	# 300 connections from two addresses of one /64: 150 each, under a
 	# per-address cap, over the /64's.
 	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
@@ -315,15 +317,35 @@ count_ok() {
 	wait_for 300 grep -q held "$WORK/holdv6.log"
 	run -0 grep -o 'held [0-9]*' "$WORK/holdv6.log"
 	[ "$output" = "held 256" ]
-	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+	# Refused by the gateway's kernel, as an IPv4 visitor is (a reset).
+	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
 		--max-time 5 --interface fd77::108 \
 		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
-	[ "$output" = 429 ]
+	[ "$output" = 000 ]
 	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
 		--max-time 5 --interface fd78::1 \
 		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
 	[ "$output" = 200 ]
 	kill "$(cat "$WORK/holdv6.pid")"
+}
+
+@test "idle keep-alive connections of an IPv6 visitor's /64 count toward its cap (256) on :80, and another /64 is still served" {
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
+		"$REPO/test/apps/streams.py" hold idle echo.example.test 80 400 \
+		fd77::106,fd77::107 >"$WORK/holdi6.log" 2>&1 &
+	echo $! >"$WORK/holdi6.pid"
+	wait_for 300 grep -q held "$WORK/holdi6.log"
+	run -0 grep -o 'held [0-9]*' "$WORK/holdi6.log"
+	[ "$output" = "held 256" ]
+	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd77::108 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 000 ]
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd78::1 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 200 ]
+	kill "$(cat "$WORK/holdi6.pid")"
 }
 
 @test ":80 passes a 16 KB header line, 64 KB of headers and a 16 KB response header" {
