@@ -7,7 +7,7 @@
  *
  * (a link's name, its network namespace under /run/netns, its home's
  * tunnel address) and probes each from inside NS, at most JOBS links at
- * once, each step given SECONDS:
+ * once (of them at most TLS_JOBS in step 2), each step given SECONDS:
  *
  * 1. the health path: a TCP connection to ADDRESS:8080 (a socket made in
  *    NS by setns(2); it stays there), "GET /.well-known/gateway/health"
@@ -76,7 +76,7 @@ struct link {
 	struct in_addr addr;
 };
 
-enum step { IDLE, CONNECTING, READING, TLS };
+enum step { IDLE, CONNECTING, READING, TLS_WAIT, TLS };
 
 struct slot {
 	enum step step;
@@ -89,16 +89,21 @@ struct slot {
 };
 
 static unsigned timeout_s = 2;
+/* openssl processes at once: their work is CPU (~10 ms a handshake
+ * here), so a few a core; the links waiting for one hold their slot. */
+static unsigned tls_jobs, tls_running;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: probe [-t SECONDS] [-j JOBS]\n"
+		"usage: probe [-t SECONDS] [-j JOBS] [-J TLS_JOBS]\n"
 		"Reads lines NAME<TAB>NS<TAB>ADDRESS and probes each link from\n"
 		"its network namespace /run/netns/NS: its home's health path on\n"
 		"ADDRESS:8080, then a TLS handshake on ADDRESS:8443 for NAME.\n"
-		"At most JOBS links at once (1-1024, default 64), each step\n"
-		"given SECONDS (1-60, default 2). One line per link out:\n"
+		"At most JOBS links at once (1-1024, default 64), of them at\n"
+		"most TLS_JOBS in their TLS handshake (1-1024, default 4 a\n"
+		"core), each step given SECONDS (1-60, default 2). One line\n"
+		"per link out:\n"
 		"NAME START END REASON HTTP LATENCY TLS ISSUER EXPIRES\n"
 		"NAME_MATCH, tab-separated (see the comment in probe.c).\n"
 		"Exit: 0 ok, 1 failed, 2 usage.\n");
@@ -311,6 +316,8 @@ static void slot_end(struct slot *s, const char *reason, FILE *out)
 	fputc('\n', out);
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->step == TLS)
+		tls_running--;
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
 		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
@@ -402,9 +409,8 @@ static void tls_start(struct slot *s, FILE *out)
 	char connect_to[INET_ADDRSTRLEN + 8], addr[INET_ADDRSTRLEN];
 	int p[2], nsfd, devnull;
 
-	close(s->fd);
-	s->fd = -1;
 	s->step = TLS;
+	tls_running++;
 	s->in.len = 0;
 	s->deadline = now_ns(CLOCK_MONOTONIC) + (long long)timeout_s * 1000000000LL;
 	inet_ntop(AF_INET, &s->l->addr, addr, sizeof(addr));
@@ -485,18 +491,26 @@ static void slot_read(struct slot *s, FILE *out)
 		return;
 	}
 	s->answered = now_ns(CLOCK_MONOTONIC);
-	tls_start(s, out);
+	close(s->fd);
+	s->fd = -1;
+	s->step = TLS_WAIT;
 }
 
-/* Raises the soft limit on open files to fit jobs sockets. */
-static void files_limit(unsigned jobs)
+/* Raises the soft limit on open files to fit jobs sockets and the TLS
+ * pipes. Returns jobs, or fewer when the hard limit is lower. */
+static unsigned files_limit(unsigned jobs)
 {
 	struct rlimit r;
+	rlim_t want = (rlim_t)jobs + tls_jobs + 32;
 
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < jobs + 32) {
-		r.rlim_cur = r.rlim_max < jobs + 32 ? r.rlim_max : jobs + 32;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur >= want)
+		return jobs;
+	r.rlim_cur = r.rlim_max < want ? r.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &r) < 0 && getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return jobs;
+	if (r.rlim_cur >= want)
+		return jobs;
+	return r.rlim_cur > tls_jobs + 40 ? (unsigned)(r.rlim_cur - tls_jobs - 32) : 8;
 }
 
 /* Probes every link, at most jobs at once. */
@@ -524,11 +538,19 @@ static void probe_all(const struct link *v, size_t n, unsigned jobs, FILE *out)
 		active = 0;
 		t = now_ns(CLOCK_MONOTONIC);
 		wait_ms = 1000;
+		for (i = 0; i < jobs && tls_running < tls_jobs; i++)
+			if (slots[i].step == TLS_WAIT)
+				tls_start(&slots[i], out);
+		t = now_ns(CLOCK_MONOTONIC);
 		for (i = 0; i < jobs; i++) {
 			pfd[i].fd = -1;
 			pfd[i].revents = 0;
 			if (slots[i].step == IDLE)
 				continue;
+			if (slots[i].step == TLS_WAIT) {
+				active++;
+				continue;
+			}
 			if (slots[i].deadline <= t) {
 				slot_end(&slots[i], slots[i].step == TLS ? NULL : why, out);
 				continue;
@@ -563,7 +585,8 @@ static void probe_all(const struct link *v, size_t n, unsigned jobs, FILE *out)
 
 int main(int argc, char **argv)
 {
-	unsigned long jobs = 64, secs = 2;
+	unsigned long jobs = 64, secs = 2, tjobs = 0;
+	long cpus;
 	struct link *v;
 	size_t n;
 	int c;
@@ -573,7 +596,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	while ((c = getopt(argc, argv, "t:j:")) != -1) {
+	while ((c = getopt(argc, argv, "t:j:J:")) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_ulong(optarg, 1, TIMEOUT_MAX, &secs) < 0)
@@ -585,11 +608,18 @@ int main(int argc, char **argv)
 				errx(EXIT_USAGE, "bad JOBS '%s' (1-%d)", optarg,
 				     JOBS_MAX);
 			break;
+		case 'J':
+			if (parse_ulong(optarg, 1, JOBS_MAX, &tjobs) < 0)
+				errx(EXIT_USAGE, "bad TLS_JOBS '%s' (1-%d)", optarg,
+				     JOBS_MAX);
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	tls_jobs = tjobs ? (unsigned)tjobs : (unsigned)(cpus > 0 ? cpus * 4 : 4);
 	if (optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -597,8 +627,7 @@ int main(int argc, char **argv)
 	timeout_s = (unsigned)secs;
 	signal(SIGPIPE, SIG_IGN);
 	v = links_read(&n);
-	files_limit((unsigned)jobs);
-	probe_all(v, n, (unsigned)jobs, stdout);
+	probe_all(v, n, files_limit((unsigned)jobs), stdout);
 	free(v);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(EXIT_REFUSED, "stdout");
