@@ -78,7 +78,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
 	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
-	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate \
+	wireguard-tools iproute2 nftables openssh-server util-linux logrotate \
 	jq openssl conntrack
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
