@@ -238,9 +238,15 @@ static int cmd_write(const char *dir)
 		len = strlen(line);
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
-		else if (!feof(stdin))
-			errx(EXIT_REFUSED, "line %zu: longer than %d bytes", lineno,
-			     LINE_MAX_LEN);
+		else if (!feof(stdin)) {
+			int c;
+
+			warnx("line %zu: longer than %d bytes", lineno, LINE_MAX_LEN);
+			rc = EXIT_REFUSED;
+			while ((c = getchar()) != EOF && c != '\n')
+				;
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = realloc(v, cap * sizeof(*v));

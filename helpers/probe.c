@@ -164,37 +164,53 @@ static const char *line_parse(char *line, size_t len, struct link *l)
 	return NULL;
 }
 
-/* Every line of stdin, validated before any probe. Exit 1 on a bad one. */
+/* Every line of stdin, validated before any probe. Exit 1 on a bad one
+ * (what was read freed first). */
 static struct link *links_read(size_t *count)
 {
-	struct link *v = NULL;
+	struct link *v = NULL, *w;
 	size_t n = 0, cap = 0, len;
-	char line[LINE_MAX_LEN + 2], shown[80];
-	const char *why;
+	char line[LINE_MAX_LEN + 2], shown[80], why_buf[160];
+	const char *why = NULL;
 
-	while (fgets(line, sizeof(line), stdin)) {
+	while (!why && fgets(line, sizeof(line), stdin)) {
 		len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
+		if (len > 0 && line[len - 1] == '\n') {
 			line[--len] = '\0';
-		else if (!feof(stdin))
-			errx(EXIT_REFUSED, "line %zu: longer than %d bytes", n + 1,
-			     LINE_MAX_LEN);
-		if (n == LINKS_MAX)
-			errx(EXIT_REFUSED, "more than %d links", LINKS_MAX);
+		} else if (!feof(stdin)) {
+			snprintf(why_buf, sizeof(why_buf), "line %zu: longer than %d bytes",
+				 n + 1, LINE_MAX_LEN);
+			why = why_buf;
+			break;
+		}
+		if (n == LINKS_MAX) {
+			why = "more than 65536 links";
+			break;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
-				err(EXIT_REFUSED, "memory");
+			w = realloc(v, cap * sizeof(*v));
+			if (!w) {
+				why = "out of memory";
+				break;
+			}
+			v = w;
 		}
 		why = line_parse(line, len, &v[n]);
-		if (why)
-			errx(EXIT_REFUSED, "line %zu '%s': %s", n + 1,
-			     printable(line, shown, sizeof(shown)), why);
+		if (why) {
+			snprintf(why_buf, sizeof(why_buf), "line %zu '%s': %s", n + 1,
+				 printable(line, shown, sizeof(shown)), why);
+			why = why_buf;
+			break;
+		}
 		n++;
 	}
-	if (ferror(stdin))
-		err(EXIT_REFUSED, "stdin");
+	if (!why && ferror(stdin))
+		why = "cannot read stdin";
+	if (why) {
+		free(v);
+		errx(EXIT_REFUSED, "%s", why);
+	}
 	*count = n;
 	return v;
 }

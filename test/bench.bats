@@ -26,6 +26,9 @@ setup() {
 	assert_line --regexp '^\| make gateway restoring 10 links from a cold start'
 	assert_line --regexp '^\| make gateway on a healthy gateway with 10 links'
 	assert_line --regexp '^\| linkgate health, one round over 10 links, every home down \(s; CPU s\) \| [0-9.]+; [0-9.]+ \|$'
+	assert_line --regexp '^\| linkgate health, next round over 10 links, every home up \(s; CPU s\) \| [0-9.]+; [0-9.]+ \(10 links, 10 up, 0 down, in [0-9.]+ s\) \|$'
+	assert_line --regexp '^\| linkgate health, round over 10 links whose homes just went down \(s; CPU s\) \| [0-9.]+; [0-9.]+ \(10 links, 0 up, 10 down, in [0-9.]+ s\) \|$'
+	assert_line --regexp '^\| linkgate health over 1,000 links, every home up, extrapolated from 3 and 10 \(s; CPU s\) \| [0-9.]+; [0-9.]+ \|$'
 	assert_line --regexp '^\| linkgate add with 1000 links there \(ms, 3 runs\) \| [1-9]'
 	run -0 grep -c '(target [<>]= [0-9.]*: \(met\|MISSED\))' \
 		"$REPO/bench/results/latest.md"
