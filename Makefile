@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 B = build
 # The helper programs (not HELPERS: that is the gateway setting, and make
 # passes a variable that came from the environment on with its own value).
-PROGS = alloc keys nsstate record routemap routes
+PROGS = alloc health keys nsstate probe record routemap routes
 UNITS = alloc keys record routes common
 FUZZERS = host ip6 key record route
 LIBEXEC = $(PREFIX)/lib/linkgate
@@ -40,7 +40,7 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc $(B)/health $(B)/probe $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/record $(B)/routes: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
@@ -48,7 +48,7 @@ $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
 $(B)/nsstate: $(B)/nsstate.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
-$(B)/asan/alloc $(B)/asan/routemap: $(B)/asan/%: \
+$(B)/asan/alloc $(B)/asan/health $(B)/asan/probe $(B)/asan/routemap: $(B)/asan/%: \
 		$(B)/asan/%.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/record $(B)/asan/routes: $(B)/asan/%: $(B)/asan/%.o \
@@ -78,7 +78,7 @@ $(B)/fuzz/fuzz_%: test/fuzz/fuzz_%.c helpers/common.c helpers/linkrec.c \
 # The gateway (see README): as root on the public host.
 GATEWAY_DEPS = build-essential libsodium-dev libnftables-dev nginx \
 	libnginx-mod-stream libnginx-mod-stream-js libnginx-mod-http-js \
-	wireguard-tools iproute2 nftables openssh-server util-linux curl logrotate \
+	wireguard-tools iproute2 nftables openssh-server util-linux logrotate \
 	jq openssl conntrack
 setup:
 	@sh gateway/deps $(GATEWAY_DEPS) $$(ip link add lgprobe0 type wireguard \
@@ -141,14 +141,16 @@ demo-down:
 # Benchmarks (see README): a markdown table to stdout and
 # bench/results/latest.md; QUICK=1 is a smoke run, RESTORE_ONLY=1 only the
 # restore rows (RESTORE="10 100 1000", the link counts), ADD_ONLY=1 only the
-# link add rows (ADD_AT="10 1000 10000").
+# link add rows (ADD_AT="10 1000 10000"), HEALTH_ONLY=1 only the health
+# rounds (HEALTH_DOWN="1000", HEALTH_UP="10 100").
 bench:
 	@sh gateway/deps $(DEMO_DEPS) wrk iperf3 $$(ip link add lgprobe0 \
 		type wireguard 2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
 	@$(MAKE) -s all
 	@QUICK=$(QUICK) RESTORE_ONLY=$(RESTORE_ONLY) ADD_ONLY=$(ADD_ONLY) \
 		$(if $(RESTORE),RESTORE="$(RESTORE)") $(if $(ADD_AT),ADD_AT="$(ADD_AT)") \
-		bash bench/run
+		HEALTH_ONLY=$(HEALTH_ONLY) $(if $(HEALTH_DOWN),HEALTH_DOWN="$(HEALTH_DOWN)") \
+		$(if $(HEALTH_UP),HEALTH_UP="$(HEALTH_UP)") bash bench/run
 
 # The client image (needs a Docker engine; see client/Dockerfile).
 docker:

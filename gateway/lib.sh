@@ -131,13 +131,15 @@ MAX_LINKS=1024
 LINK_CONNS=1024
 VISITOR_CONNS=256
 # Health checks (linkgate health, run by linkgate-health.timer every
-# HEALTH_INTERVAL seconds): at most HEALTH_JOBS links probed at once, each
-# probe (the health path, then the TLS handshake) given HEALTH_TIMEOUT
-# seconds. A round of N links whose homes all went down in the last 3
-# minutes takes about ceil(N / HEALTH_JOBS) * HEALTH_TIMEOUT (1,000 links:
-# 32 s); homes down for longer cost no probe (see health_probe).
+# HEALTH_INTERVAL seconds): at most HEALTH_JOBS links probed at once (by
+# one probe helper: a socket each, so the bound is the file limit's, not
+# the CPU's), each step (the health path, then the TLS handshake) given
+# HEALTH_TIMEOUT seconds. A round of N links whose homes all went down in
+# the last 3 minutes waits about ceil(N / HEALTH_JOBS) * HEALTH_TIMEOUT
+# (1,000 links: 2 s); homes down for longer cost no probe (see
+# health_check).
 HEALTH_INTERVAL=30
-HEALTH_JOBS=64
+HEALTH_JOBS=1024
 HEALTH_TIMEOUT=2
 # The textfile of node_exporter's textfile collector (Debian's
 # prometheus-node-exporter reads /var/lib/prometheus/node-exporter); off:
