@@ -179,6 +179,70 @@ home_rotate() {
 	run -0 https_ok
 }
 
+# held_wg PID: stops (SIGSTOP) the wg command that link client PID runs
+# in the foreground, once one runs (5 s at most), and prints its pid: the
+# client's reload is then held inside that command.
+held_wg() {
+	local n=250 w
+	while [ "$n" -gt 0 ]; do
+		w=$(pgrep -P "$1" -x wg) && kill -STOP "$w" && echo "$w" && return 0
+		sleep 0.02
+		n=$((n - 1))
+	done
+	return 1
+}
+
+@test "a SIGHUP that comes while the client reloads is handled after that reload, with the .env written meanwhile" {
+	local pid log=$WORK/client-rot.example.test.log idx gwk new_priv new_c port w n
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	idx=$(field rot.example.test INDEX)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$new_c" --replace
+	cp "$ENV" "$WORK/good.env"
+	port=$(env_get GATEWAY_ENDPOINT)
+	port=${port##*:}
+	# The first reload reads an endpoint that does not resolve, and is
+	# held in the wg call that tries it.
+	sed -i "s/^GATEWAY_ENDPOINT=.*/GATEWAY_ENDPOINT=nosuch.invalid:$port/" "$ENV"
+	n=$(grep -c 'cannot be set' "$log" || true)
+	kill -HUP "$pid"
+	w=$(held_wg "$pid")
+	cp "$WORK/good.env" "$ENV"
+	sighup_env "$new_priv" "$gwk"
+	kill -CONT "$w"
+	run -0 wait_for 100 bash -c "[ \$(grep -c 'cannot be set' '$log') -gt $n ]"
+	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
+	kill -0 "$pid"
+	run -0 wait_for 50 https_ok
+}
+
+@test "on SIGHUP with new keys the client stops its old prober before it changes the peer" {
+	local pid gwk new_priv new_c tr=$WORK/hup.trace st kill_at set_at n
+	local log=$WORK/client-rot.example.test.log
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$new_c" --replace
+	strace -f -qq -e trace=execve,kill -e signal=none -o "$tr" -p "$pid" &
+	st=$!
+	run -0 wait_for 50 bash -c "! grep -q '^TracerPid:[[:space:]]*0\$' /proc/$pid/status"
+	n=$(grep -c 'SIGHUP: new keys' "$log")
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 bash -c "[ \$(grep -c 'SIGHUP: new keys' '$log') -gt $n ]"
+	kill "$st"
+	wait "$st" || true
+	# The prober's end (SIGTERM from the client) and the first wg set of
+	# the reload, by line in the trace.
+	kill_at=$(grep -n "^$pid  *kill([0-9]*, SIGTERM)" "$tr" | head -n 1 | cut -d: -f1)
+	set_at=$(grep -n 'execve("[^"]*wg", \["wg", "set"' "$tr" | head -n 1 | cut -d: -f1)
+	[ -n "$kill_at" ] && [ -n "$set_at" ] || fail "no SIGTERM or no wg set in the trace: $(cat "$tr")"
+	[ "$kill_at" -lt "$set_at" ] || fail "wg set (line $set_at) before the prober's SIGTERM (line $kill_at)"
+	run -0 wait_for 50 https_ok
+}
+
 @test "rotate is refused for another key's link, with a bad key or the current key, and changes nothing" {
 	before=$(state_sum)
 	run -1 ssh_as other rotate rot.example.test "$(wg genkey | wg pubkey)"
