@@ -35,6 +35,10 @@ setup() {
 	load lib/net
 	D=$WORK/root/var/lib/linkgate
 	ENV=$WORK/h1/rot.example.test.env
+	HOME_ROTATE=(ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1"
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR"
+		LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" FQDN=rot.example.test
+		make -s -C "$REPO" rotate)
 }
 
 field() {
@@ -63,10 +67,10 @@ visitor_loop() {
 	done
 }
 
+# home_rotate: make rotate at home h1 (HOME_ROTATE: the command, for a
+# test that runs it under another).
 home_rotate() {
-	ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1" KNOWN_HOSTS="$WORK/known_hosts" \
-		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" \
-		FQDN=rot.example.test make -s -C "$REPO" rotate
+	"${HOME_ROTATE[@]}"
 }
 
 @test "make rotate gives new keys, keeps name, index, port and addresses; the client takes them on SIGHUP; visitors see about a second without answers at most" {
@@ -289,6 +293,18 @@ held_wg() {
 	assert_equal "$(field rot.example.test CLIENT_KEY)" \
 		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
 	run -0 wait_for 50 https_ok
+}
+
+@test "make rotate whose link client ends just before its SIGHUP says that no client runs here, exits 0, and prints nothing of kill" {
+	local pid
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	# kill(2) answers as for a process gone since its pid file was read.
+	run -0 strace -f -qq -o /dev/null -e trace=kill -e inject=kill:error=ESRCH "${HOME_ROTATE[@]}"
+	assert_output --partial "no link client of rot.example.test runs here"
+	refute_output --partial "No such process"
+	refute_output --partial "kill:"
+	kill -HUP "$pid"
+	run -0 wait_for 100 https_ok
 }
 
 # sighup_env PRIV GWPUB: the home's .env with these keys (written by the
