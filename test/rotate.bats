@@ -247,6 +247,43 @@ held_wg() {
 	run -0 wait_for 50 https_ok
 }
 
+# prober_ping PID: the pid of the ping that link client PID's prober has
+# just started (it waits for one to begin: 10 s at most).
+prober_ping() {
+	local n=500 pr p seen=0
+	while [ "$n" -gt 0 ]; do
+		pr=$(pgrep -P "$1" -x link-client | head -n 1)
+		p=$(pgrep -P "${pr:-0}" -x ping) || p=
+		if [ -z "$p" ]; then seen=1; elif [ "$seen" = 1 ]; then echo "$p"; return 0; fi
+		sleep 0.02
+		n=$((n - 1))
+	done
+	return 1
+}
+
+@test "a SIGHUP while the prober waits for a ping on a link that is down ends that ping at once: the new keys do not wait for it" {
+	local pid new_priv new_c tr=$WORK/hup-down.trace st ping n
+	local log=$WORK/client-rot.example.test.log
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	# The gateway rotates; the home's keys no longer shake hands, so
+	# each of the prober's pings waits 2 s for an answer.
+	run -0 gw rotate rot.example.test "$new_c"
+	ping=$(prober_ping "$pid")
+	strace -f -qq -e trace=kill -e signal=none -o "$tr" -p "$pid" &
+	st=$!
+	run -0 wait_for 50 bash -c "! grep -q '^TracerPid:[[:space:]]*0\$' /proc/$pid/status"
+	n=$(grep -c 'SIGHUP: new keys' "$log")
+	sighup_env "$new_priv" "$(field rot.example.test GATEWAY_KEY)"
+	run -0 wait_for 100 bash -c "[ \$(grep -c 'SIGHUP: new keys' '$log') -gt $n ]"
+	kill "$st"
+	wait "$st" || true
+	grep -q "^$pid  *kill($ping, SIGTERM)" "$tr" ||
+		fail "the prober's ping $ping was not ended: $(cat "$tr")"
+	run -0 wait_for 100 https_ok
+}
+
 @test "rotate is refused for another key's link, with a bad key or the current key, and changes nothing" {
 	before=$(state_sum)
 	run -1 ssh_as other rotate rot.example.test "$(wg genkey | wg pubkey)"
