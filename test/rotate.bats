@@ -55,16 +55,32 @@ https_ok() {
 		--resolve "rot.example.test:443:$GATEWAY" https://rot.example.test/
 }
 
-# visitor_loop FILE: HTTPS requests one after another until FILE.stop
-# exists (at most 600), each line "NANOSECONDS ok|fail".
+# visit_at LOG: one visitor request over HTTPS on a fresh connection (3 s
+# at most), logged as a line "START ok|fail END" (nanoseconds).
+visit_at() {
+	local t r
+	t=$(date +%s%N)
+	if ip netns exec "${T}i" curl -sfk -o /dev/null --max-time 3 \
+		--resolve "rot.example.test:443:$GATEWAY" https://rot.example.test/; then
+		r=ok
+	else
+		r=fail
+	fi
+	echo "$t $r $(date +%s%N)" >>"$1"
+}
+
+# visitor_loop FILE: a new visitor request every 50 ms, each on its own,
+# until FILE.stop exists (at most 600): many visitors, so that one
+# request that waits (see the rotation test) does not hold back the
+# others.
 visitor_loop() {
-	local i=0 t r
+	local i=0
 	while [ ! -e "$1.stop" ] && [ "$i" -lt 600 ]; do
-		t=$(date +%s%N)
-		if https_ok; then r=ok; else r=fail; fi
-		echo "$t $r" >>"$1"
+		visit_at "$1" &
+		sleep 0.05
 		i=$((i + 1))
 	done
+	wait
 }
 
 # home_rotate: make rotate at home h1 (HOME_ROTATE: the command, for a
@@ -73,7 +89,7 @@ home_rotate() {
 	"${HOME_ROTATE[@]}"
 }
 
-@test "make rotate gives new keys, keeps name, index, port and addresses; the client takes them on SIGHUP; visitors see about a second without answers at most" {
+@test "make rotate gives new keys, keeps name, index, port and addresses; the client takes them on SIGHUP; visitors see at most one second without answers" {
 	local log=$WORK/visits gap
 	local -A old
 	cp "$ENV" "$WORK/old.env"
@@ -119,16 +135,25 @@ home_rotate() {
 	# The same client process, never restarted.
 	kill -0 "$pid"
 	run -0 grep -c 'SIGHUP: new keys' "$WORK/client-rot.example.test.log"
-	# The longest stretch without an answer, from the last answer before
-	# a failure to the next answer; no failure from 1 s after make rotate
-	# returned.
-	gap=$(awk '$2 == "ok" { if (last && $1 - last > max) max = $1 - last; last = $1 }
-		END { printf "%d", max / 1000000 }' "$log")
+	# The longest time between two answers (by when they came), and the
+	# slowest request; no failure from 1 s after make rotate returned.
+	gap=$(awk '$2 == "ok" { print $3 }' "$log" | sort -n |
+		awk '{ if (last && $1 - last > max) max = $1 - last; last = $1 }
+		END { printf "%d", max / 1000000 }')
+	slow=$(awk '$2 == "ok" && $3 - $1 > max { max = $3 - $1 } END { printf "%d", max / 1000000 }' "$log")
 	late=$(awk -v t="$((t1 + 1000000000))" '$1 > t && $2 == "fail"' "$log" | wc -l)
-	echo "# make rotate took $(((t1 - t0) / 1000000)) ms; $(wc -l <"$log") HTTPS requests, $(grep -c fail "$log") failed, longest gap between answers $gap ms, failures after: $late" >&3
-	[ "$(grep -c ' ok$' "$log")" -gt 10 ]
+	echo "# make rotate took $(((t1 - t0) / 1000000)) ms; $(wc -l <"$log") HTTPS requests, $(grep -c fail "$log") failed, longest gap between answers $gap ms, slowest request $slow ms, failures after: $late" >&3
+	[ "$(grep -c ' ok ' "$log")" -gt 10 ]
 	assert_equal "$late" 0
-	[ "$gap" -lt 5000 ]
+	# The issue's bound, asserted although it is a time: 60 rotations
+	# here (2 cores, shared) gave gaps of 108 to 307 ms with this
+	# visitor. Only a request whose TCP handshake with the home spans the
+	# cut waits longer (about 1 s, in 1 of 20 rotations): the home's
+	# SYN-ACK, sent on the old session, is dropped by the gateway's new
+	# key, and TCP sends it again after its initial 1 s timeout.
+	# Requests started meanwhile are answered, so visitors do not see
+	# that second without answers.
+	[ "$gap" -le 1000 ]
 }
 
 @test "a home that kept the old keys cannot shake hands with the gateway, and the gateway holds only the new peer" {
@@ -296,7 +321,7 @@ prober_ping() {
 	assert_output "linkgate: none.example.test: no such link"
 	run -2 gw rotate rot.example.test
 	run -1 ssh_as other rotate rot.example.test
-	assert_output "linkgate: refused: usage: rotate FQDN CLIENT_PUBKEY"
+	assert_output "linkgate: refused: usage: rotate FQDN CLIENT_PUBKEY [--resume]"
 	assert_equal "$(state_sum)" "$before"
 	run -0 https_ok
 }
@@ -476,4 +501,43 @@ grace_holds() {
 	sighup_env "$new_priv" "$(field rot.example.test GATEWAY_KEY)"
 	run -0 wait_for 100 https_ok
 	echo "# rotate: $points kill points, $news left the new keys, $((points - news)) the old" >&3
+}
+
+@test "make rotate killed after any step at home: the next make rotate finishes it on the keys the gateway took, and leaves no temp file" {
+	local n points=0 resumed=0 orphans=0 g0 g1 pend c
+	for n in $(seq 1 20); do
+		g0=$(field rot.example.test GATEWAY_KEY)
+		export LINK_KILL_AFTER=$n
+		run home_rotate
+		unset LINK_KILL_AFTER
+		[ "$status" -eq 0 ] && break
+		[ "$status" -eq 2 ] && [[ $output == *Killed* ]] || fail "step $n: status $status: $output"
+		points=$((points + 1))
+		if compgen -G "$WORK/h1/.rot.example.test.key.*" >/dev/null; then orphans=$((orphans + 1)); fi
+		g1=$(field rot.example.test GATEWAY_KEY)
+		pend=
+		[ ! -f "$ENV.rotating" ] || pend=$(wg pubkey <"$ENV.rotating")
+		run -0 home_rotate
+		if [ -n "$pend" ]; then
+			assert_output --partial "resuming a make rotate cut short"
+			assert_equal "$(field rot.example.test CLIENT_KEY)" "$pend"
+			# Taken by the gateway before the kill: not rotated again.
+			if [ "$g1" != "$g0" ]; then
+				assert_equal "$(field rot.example.test GATEWAY_KEY)" "$g1"
+				resumed=$((resumed + 1))
+			fi
+		fi
+		assert_output --partial "the new keys have shaken hands"
+		! compgen -G "$WORK/h1/.rot.example.test.key.*" || fail "step $n: temp files left"
+		[ ! -e "$ENV.new" ] && [ ! -e "$ENV.rotating" ] && [ ! -e "$ENV.bak" ]
+		# The .env holds the keys the gateway has.
+		c=$(sed -n 's/^GATEWAY_CLIENT_WG_PRIVKEY=//p' "$ENV" | wg pubkey)
+		assert_equal "$c" "$(field rot.example.test CLIENT_KEY)"
+		assert_equal "$(env_get GATEWAY_LINK_WG_PUBKEY)" "$(field rot.example.test GATEWAY_KEY)"
+		run -0 wait_for 100 https_ok
+	done
+	[ "$status" -eq 0 ] || fail "make rotate never finished in 20 steps"
+	[ "$points" -ge 6 ] && [ "$resumed" -ge 3 ] && [ "$orphans" -ge 1 ]
+	run -0 wait_for 100 https_ok
+	echo "# make rotate at home: $points kill points, $resumed resumed after the gateway had switched, $orphans left temp files (removed by the next run)" >&3
 }
