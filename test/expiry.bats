@@ -183,6 +183,27 @@ make_link() {
 	run -0 gw remove rn.example.test
 }
 
+@test "add --replace with the link's own client key does not renew its lifetime, nor lengthen it past MAX_LIFETIME; a new key does" {
+	local first k2 now
+	run -0 ssh_as erin add ro.example.test "$KEY"
+	first=$(field ro.example.test EXPIRES)
+	sleep 1.1
+	run -0 ssh_as erin add ro.example.test "$KEY" --replace
+	assert_equal "$(field ro.example.test EXPIRES)" "$first"
+	before=$(state_sum)
+	run -1 ssh_as erin add ro.example.test "$KEY" --replace --expires 1h
+	assert_output --partial "linkgate: ro.example.test: expiry 1h is later than the link's"
+	assert_equal "$(state_sum)" "$before"
+	run -0 ssh_as erin add ro.example.test "$KEY" --replace --expires 10m
+	[ "$(field ro.example.test EXPIRES)" -lt "$first" ]
+	k2=$(wg genkey | wg pubkey)
+	now=$(date +%s)
+	run -0 ssh_as erin add ro.example.test "$k2" --replace
+	exp=$(field ro.example.test EXPIRES)
+	[ "$exp" -ge $((now + 600)) ] && [ "$exp" -le $((now + 605)) ]
+	run -0 gw remove ro.example.test
+}
+
 @test "status marks a link within EXPIRY_WARN and warns on stderr; a bad EXPIRY_WARN is refused" {
 	run -0 gw add w.example.test "$KEY" --expires 6d
 	run -0 gw status --probe w.example.test

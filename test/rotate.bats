@@ -35,6 +35,10 @@ setup() {
 	load lib/net
 	D=$WORK/root/var/lib/linkgate
 	ENV=$WORK/h1/rot.example.test.env
+	HOME_ROTATE=(ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1"
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR"
+		LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" FQDN=rot.example.test
+		make -s -C "$REPO" rotate)
 }
 
 field() {
@@ -51,25 +55,41 @@ https_ok() {
 		--resolve "rot.example.test:443:$GATEWAY" https://rot.example.test/
 }
 
-# visitor_loop FILE: HTTPS requests one after another until FILE.stop
-# exists (at most 600), each line "NANOSECONDS ok|fail".
+# visit_at LOG: one visitor request over HTTPS on a fresh connection (3 s
+# at most), logged as a line "START ok|fail END" (nanoseconds).
+visit_at() {
+	local t r
+	t=$(date +%s%N)
+	if ip netns exec "${T}i" curl -sfk -o /dev/null --max-time 3 \
+		--resolve "rot.example.test:443:$GATEWAY" https://rot.example.test/; then
+		r=ok
+	else
+		r=fail
+	fi
+	echo "$t $r $(date +%s%N)" >>"$1"
+}
+
+# visitor_loop FILE: a new visitor request every 50 ms, each on its own,
+# until FILE.stop exists (at most 600): many visitors, so that one
+# request that waits (see the rotation test) does not hold back the
+# others.
 visitor_loop() {
-	local i=0 t r
+	local i=0
 	while [ ! -e "$1.stop" ] && [ "$i" -lt 600 ]; do
-		t=$(date +%s%N)
-		if https_ok; then r=ok; else r=fail; fi
-		echo "$t $r" >>"$1"
+		visit_at "$1" &
+		sleep 0.05
 		i=$((i + 1))
 	done
+	wait
 }
 
+# home_rotate: make rotate at home h1 (HOME_ROTATE: the command, for a
+# test that runs it under another).
 home_rotate() {
-	ip netns exec "${T}h1" env SSH_KEY="$WORK/key-h1" KNOWN_HOSTS="$WORK/known_hosts" \
-		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$WORK/h1" GATEWAY="root@$GATEWAY" \
-		FQDN=rot.example.test make -s -C "$REPO" rotate
+	"${HOME_ROTATE[@]}"
 }
 
-@test "make rotate gives new keys, keeps name, index, port and addresses; the client takes them on SIGHUP; visitors see about a second without answers at most" {
+@test "make rotate gives new keys, keeps name, index, port and addresses; the client takes them on SIGHUP; visitors see at most one second without answers" {
 	local log=$WORK/visits gap
 	local -A old
 	cp "$ENV" "$WORK/old.env"
@@ -115,16 +135,26 @@ home_rotate() {
 	# The same client process, never restarted.
 	kill -0 "$pid"
 	run -0 grep -c 'SIGHUP: new keys' "$WORK/client-rot.example.test.log"
-	# The longest stretch without an answer, from the last answer before
-	# a failure to the next answer; no failure from 1 s after make rotate
-	# returned.
-	gap=$(awk '$2 == "ok" { if (last && $1 - last > max) max = $1 - last; last = $1 }
-		END { printf "%d", max / 1000000 }' "$log")
+	# The longest time between two answers (by when they came), and the
+	# slowest request; no failure from 1 s after make rotate returned.
+	gap=$(awk '$2 == "ok" { print $3 }' "$log" | sort -n |
+		awk '{ if (last && $1 - last > max) max = $1 - last; last = $1 }
+		END { printf "%d", max / 1000000 }')
+	slow=$(awk '$2 == "ok" && $3 - $1 > max { max = $3 - $1 } END { printf "%d", max / 1000000 }' "$log")
 	late=$(awk -v t="$((t1 + 1000000000))" '$1 > t && $2 == "fail"' "$log" | wc -l)
-	echo "# make rotate took $(((t1 - t0) / 1000000)) ms; $(wc -l <"$log") HTTPS requests, $(grep -c fail "$log") failed, longest gap between answers $gap ms, failures after: $late" >&3
-	[ "$(grep -c ' ok$' "$log")" -gt 10 ]
+	echo "# make rotate took $(((t1 - t0) / 1000000)) ms; $(wc -l <"$log") HTTPS requests, $(grep -c fail "$log") failed, longest gap between answers $gap ms, slowest request $slow ms, failures after: $late" >&3
+	[ "$(grep -c ' ok ' "$log")" -gt 10 ]
 	assert_equal "$late" 0
-	[ "$gap" -lt 5000 ]
+	# The issue's bound, asserted although it is a time: 20 rotations
+	# here (2 cores, shared) gave gaps of 73 to 146 ms with this visitor
+	# (20 more, a request every 20 ms: 108 to 307 ms), so 1 s is far
+	# from the noise. Only a request whose TCP handshake with the home spans the
+	# cut waits longer (about 1 s, in 1 of 20 rotations): the home's
+	# SYN-ACK, sent on the old session, is dropped by the gateway's new
+	# key, and TCP sends it again after its initial 1 s timeout.
+	# Requests started meanwhile are answered, so visitors do not see
+	# that second without answers.
+	[ "$gap" -le 1000 ]
 }
 
 @test "a home that kept the old keys cannot shake hands with the gateway, and the gateway holds only the new peer" {
@@ -179,6 +209,107 @@ home_rotate() {
 	run -0 https_ok
 }
 
+# held_wg PID: stops (SIGSTOP) the wg command that link client PID runs
+# in the foreground, once one runs (5 s at most), and prints its pid: the
+# client's reload is then held inside that command.
+held_wg() {
+	local n=250 w
+	while [ "$n" -gt 0 ]; do
+		w=$(pgrep -P "$1" -x wg) && kill -STOP "$w" && echo "$w" && return 0
+		sleep 0.02
+		n=$((n - 1))
+	done
+	return 1
+}
+
+@test "a SIGHUP that comes while the client reloads is handled after that reload, with the .env written meanwhile" {
+	local pid log=$WORK/client-rot.example.test.log idx gwk new_priv new_c port w n
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	idx=$(field rot.example.test INDEX)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$new_c" --replace
+	cp "$ENV" "$WORK/good.env"
+	port=$(env_get GATEWAY_ENDPOINT)
+	port=${port##*:}
+	# The first reload reads an endpoint that does not resolve, and is
+	# held in the wg call that tries it.
+	sed -i "s/^GATEWAY_ENDPOINT=.*/GATEWAY_ENDPOINT=nosuch.invalid:$port/" "$ENV"
+	n=$(grep -c 'cannot be set' "$log" || true)
+	kill -HUP "$pid"
+	w=$(held_wg "$pid")
+	cp "$WORK/good.env" "$ENV"
+	sighup_env "$new_priv" "$gwk"
+	kill -CONT "$w"
+	run -0 wait_for 100 bash -c "[ \$(grep -c 'cannot be set' '$log') -gt $n ]"
+	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
+	kill -0 "$pid"
+	run -0 wait_for 50 https_ok
+}
+
+@test "on SIGHUP with new keys the client stops its old prober before it changes the peer" {
+	local pid gwk new_priv new_c tr=$WORK/hup.trace st kill_at set_at n
+	local log=$WORK/client-rot.example.test.log
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	run -0 gw add rot.example.test "$new_c" --replace
+	strace -f -qq -e trace=execve,kill -e signal=none -o "$tr" -p "$pid" &
+	st=$!
+	run -0 wait_for 50 bash -c "! grep -q '^TracerPid:[[:space:]]*0\$' /proc/$pid/status"
+	n=$(grep -c 'SIGHUP: new keys' "$log")
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 bash -c "[ \$(grep -c 'SIGHUP: new keys' '$log') -gt $n ]"
+	kill "$st"
+	wait "$st" || true
+	# The prober's end (SIGTERM from the client) and the first wg set of
+	# the reload, by line in the trace.
+	kill_at=$(grep -n "^$pid  *kill([0-9]*, SIGTERM)" "$tr" | head -n 1 | cut -d: -f1)
+	set_at=$(grep -n 'execve("[^"]*wg", \["wg", "set"' "$tr" | head -n 1 | cut -d: -f1)
+	[ -n "$kill_at" ] && [ -n "$set_at" ] || fail "no SIGTERM or no wg set in the trace: $(cat "$tr")"
+	[ "$kill_at" -lt "$set_at" ] || fail "wg set (line $set_at) before the prober's SIGTERM (line $kill_at)"
+	run -0 wait_for 50 https_ok
+}
+
+# prober_ping PID: the pid of the ping that link client PID's prober has
+# just started (it waits for one to begin: 10 s at most).
+prober_ping() {
+	local n=500 pr p seen=0
+	while [ "$n" -gt 0 ]; do
+		pr=$(pgrep -P "$1" -x link-client | head -n 1)
+		p=$(pgrep -P "${pr:-0}" -x ping) || p=
+		if [ -z "$p" ]; then seen=1; elif [ "$seen" = 1 ]; then echo "$p"; return 0; fi
+		sleep 0.02
+		n=$((n - 1))
+	done
+	return 1
+}
+
+@test "a SIGHUP while the prober waits for a ping on a link that is down ends that ping at once: the new keys do not wait for it" {
+	local pid new_priv new_c tr=$WORK/hup-down.trace st ping n
+	local log=$WORK/client-rot.example.test.log
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	# The gateway rotates; the home's keys no longer shake hands, so
+	# each of the prober's pings waits 2 s for an answer.
+	run -0 gw rotate rot.example.test "$new_c"
+	ping=$(prober_ping "$pid")
+	strace -f -qq -e trace=kill -e signal=none -o "$tr" -p "$pid" &
+	st=$!
+	run -0 wait_for 50 bash -c "! grep -q '^TracerPid:[[:space:]]*0\$' /proc/$pid/status"
+	n=$(grep -c 'SIGHUP: new keys' "$log")
+	sighup_env "$new_priv" "$(field rot.example.test GATEWAY_KEY)"
+	run -0 wait_for 100 bash -c "[ \$(grep -c 'SIGHUP: new keys' '$log') -gt $n ]"
+	kill "$st"
+	wait "$st" || true
+	grep -q "^$pid  *kill($ping, SIGTERM)" "$tr" ||
+		fail "the prober's ping $ping was not ended: $(cat "$tr")"
+	run -0 wait_for 100 https_ok
+}
+
 @test "rotate is refused for another key's link, with a bad key or the current key, and changes nothing" {
 	before=$(state_sum)
 	run -1 ssh_as other rotate rot.example.test "$(wg genkey | wg pubkey)"
@@ -191,7 +322,7 @@ home_rotate() {
 	assert_output "linkgate: none.example.test: no such link"
 	run -2 gw rotate rot.example.test
 	run -1 ssh_as other rotate rot.example.test
-	assert_output "linkgate: refused: usage: rotate FQDN CLIENT_PUBKEY"
+	assert_output "linkgate: refused: usage: rotate FQDN CLIENT_PUBKEY [--resume]"
 	assert_equal "$(state_sum)" "$before"
 	run -0 https_ok
 }
@@ -225,6 +356,18 @@ home_rotate() {
 	assert_equal "$(field rot.example.test CLIENT_KEY)" \
 		"$(env_get GATEWAY_CLIENT_WG_PRIVKEY | wg pubkey)"
 	run -0 wait_for 50 https_ok
+}
+
+@test "make rotate whose link client ends just before its SIGHUP says that no client runs here, exits 0, and prints nothing of kill" {
+	local pid
+	pid=$(cat "$WORK/client-rot.example.test.pid")
+	# kill(2) answers as for a process gone since its pid file was read.
+	run -0 strace -f -qq -o /dev/null -e trace=kill -e inject=kill:error=ESRCH "${HOME_ROTATE[@]}"
+	assert_output --partial "no link client of rot.example.test runs here"
+	refute_output --partial "No such process"
+	refute_output --partial "kill:"
+	kill -HUP "$pid"
+	run -0 wait_for 100 https_ok
 }
 
 # sighup_env PRIV GWPUB: the home's .env with these keys (written by the
@@ -359,4 +502,43 @@ grace_holds() {
 	sighup_env "$new_priv" "$(field rot.example.test GATEWAY_KEY)"
 	run -0 wait_for 100 https_ok
 	echo "# rotate: $points kill points, $news left the new keys, $((points - news)) the old" >&3
+}
+
+@test "make rotate killed after any step at home: the next make rotate finishes it on the keys the gateway took, and leaves no temp file" {
+	local n points=0 resumed=0 orphans=0 g0 g1 pend c
+	for n in $(seq 1 20); do
+		g0=$(field rot.example.test GATEWAY_KEY)
+		export LINK_KILL_AFTER=$n
+		run home_rotate
+		unset LINK_KILL_AFTER
+		[ "$status" -eq 0 ] && break
+		[ "$status" -eq 2 ] && [[ $output == *Killed* ]] || fail "step $n: status $status: $output"
+		points=$((points + 1))
+		if compgen -G "$WORK/h1/.rot.example.test.key.*" >/dev/null; then orphans=$((orphans + 1)); fi
+		g1=$(field rot.example.test GATEWAY_KEY)
+		pend=
+		[ ! -f "$ENV.rotating" ] || pend=$(wg pubkey <"$ENV.rotating")
+		run -0 home_rotate
+		if [ -n "$pend" ]; then
+			assert_output --partial "resuming a make rotate cut short"
+			assert_equal "$(field rot.example.test CLIENT_KEY)" "$pend"
+			# Taken by the gateway before the kill: not rotated again.
+			if [ "$g1" != "$g0" ]; then
+				assert_equal "$(field rot.example.test GATEWAY_KEY)" "$g1"
+				resumed=$((resumed + 1))
+			fi
+		fi
+		assert_output --partial "the new keys have shaken hands"
+		! compgen -G "$WORK/h1/.rot.example.test.key.*" || fail "step $n: temp files left"
+		[ ! -e "$ENV.new" ] && [ ! -e "$ENV.rotating" ] && [ ! -e "$ENV.bak" ]
+		# The .env holds the keys the gateway has.
+		c=$(sed -n 's/^GATEWAY_CLIENT_WG_PRIVKEY=//p' "$ENV" | wg pubkey)
+		assert_equal "$c" "$(field rot.example.test CLIENT_KEY)"
+		assert_equal "$(env_get GATEWAY_LINK_WG_PUBKEY)" "$(field rot.example.test GATEWAY_KEY)"
+		run -0 wait_for 100 https_ok
+	done
+	[ "$status" -eq 0 ] || fail "make rotate never finished in 20 steps"
+	[ "$points" -ge 6 ] && [ "$resumed" -ge 3 ] && [ "$orphans" -ge 1 ]
+	run -0 wait_for 100 https_ok
+	echo "# make rotate at home: $points kill points, $resumed resumed after the gateway had switched, $orphans left temp files (removed by the next run)" >&3
 }
