@@ -463,6 +463,30 @@ grace_holds() {
 	run -0 wait_for 100 https_ok
 }
 
+@test "after KEY_GRACE make gateway gives the tunnel address to the new key and drops the old one, before linkgate expire has run" {
+	local idx gwk new_priv new_c conf=$WORK/root/etc/linkgate/gateway.conf
+	idx=$(field rot.example.test INDEX)
+	gwk=$(field rot.example.test GATEWAY_KEY)
+	new_priv=$(wg genkey)
+	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+	cp "$conf" "$WORK/conf.saved"
+	echo KEY_GRACE=2s >>"$conf"
+	run -0 gw add rot.example.test "$new_c" --replace
+	cp "$WORK/conf.saved" "$conf"
+	run -0 https_ok
+	sleep 2.5
+	run -0 gw start
+	assert_output --partial "repairing rot.example.test: peer"
+	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	if wait_for 10 https_ok; then fail "the old key still serves"; fi
+	# A second make gateway finds nothing to repair.
+	run -0 gw start
+	refute_output --partial repairing
+	sighup_env "$new_priv" "$gwk"
+	run -0 wait_for 100 https_ok
+}
+
 @test "linkgate rotate killed after any step: make gateway leaves the link on the old or the new keys, and that home is served" {
 	local n points=0 news=0 old_c old_g new_priv new_c c g idx
 	idx=$(field rot.example.test INDEX)
