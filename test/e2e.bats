@@ -304,9 +304,9 @@ accounts() {
 	before=$(accounts)
 	home_client h2 app7.example.test KEEPALIVE=2
 	wait_for 300 visit_tls two.app7.example.test -o /dev/null
+	[ "$(($(accounts) - before))" -eq 1 ]
 	run -0 grep -c "certificate of app7.example.test alone first" \
 		"$WORK/client-app7.example.test.log"
-	[ "$(($(accounts) - before))" -eq 1 ]
 	for name in app7.example.test one.app7.example.test two.app7.example.test; do
 		run -0 visit_tls "$name"
 		assert_output --partial "host=$name"
