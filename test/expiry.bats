@@ -262,6 +262,25 @@ make_link() {
 	run -0 jq -e '.links[] | select(.name == "keep.example.test") | .expires == null and .rotated == null' <<<"$output"
 }
 
+@test "an expired link that linkgate expire has not yet removed cannot be renewed by add --replace nor rotated, and nothing changes" {
+	local exp i=0 before
+	run -0 gw add gone.example.test "$KEY" --expires 2s
+	exp=$(field gone.example.test EXPIRES)
+	while [ "$(date +%s)" -le "$exp" ] && [ "$i" -lt 50 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	before=$(state_sum)
+	run -1 gw add gone.example.test "$(wg genkey | wg pubkey)" --replace
+	assert_output --regexp '^linkgate: gone\.example\.test: expired at [0-9-]+T[0-9:]+Z, to be removed by the next linkgate expire: add it again after that$'
+	run -1 gw rotate gone.example.test "$(wg genkey | wg pubkey)"
+	assert_output --partial "linkgate: gone.example.test: expired at "
+	assert_equal "$(state_sum)" "$before"
+	assert_equal "$(field gone.example.test EXPIRES)" "$exp"
+	run -0 gw expire
+	assert_line 'removed gone.example.test'
+}
+
 @test "linkgate expire removes an expired link with a home, logs it, and frees its port and index for the next link" {
 	umask 077
 	wg genkey >"$WORK/c9.key"
