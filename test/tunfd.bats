@@ -63,22 +63,24 @@ monitor_end() {
 }
 
 @test "wireguard-go started by tunfd makes no link event in its own namespace, only in its interface's" {
-	local pid
+	local pid port
 	# wireguard-go's stand-in in its own namespace: its name lookups.
 	ip -n "$H" tuntap add dev "$IF" mode tun
 	ip -n "$H" link set "$IF" mtu 1420
 	monitor "$H" host
 	monitor "$L" link
-	ip netns exec "$H" "$HELPERS/tunfd" "/run/netns/$L" "$IF" wireguard-go "$IF"
+	ip netns exec "$H" "$HELPERS/tunfd" "/run/netns/$L" "$IF" wireguard-go "$IF" \
+		>/dev/null 2>&1
 	pid=$(pgrep -xf "wireguard-go $IF")
 	echo "$pid" >"$BATS_TEST_TMPDIR/wg.pid"
 	ip netns exec "$H" wg set "$IF" listen-port 0 private-key <(wg genkey) \
 		peer "$(wg genkey | wg pubkey)" allowed-ips 10.9.9.2/32
 	run -0 ip netns exec "$H" wg show "$IF" listen-port
-	[ "$output" -gt 0 ]
+	port=$output
+	[ "$port" -gt 0 ]
 	# The UDP socket is the calling namespace's.
-	run -0 ip netns exec "$H" ss -Hlun "sport = :$output"
-	assert_output --partial UDP
+	run -0 ip netns exec "$H" ss -Hlun "sport = :$port"
+	assert_output --partial "0.0.0.0:$port"
 	run -0 monitor_end "$H" host
 	assert_output ''
 	# The interface itself came up with wireguard-go (its carrier), in
