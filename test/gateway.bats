@@ -149,6 +149,9 @@ app_visit() {
 	done
 	assert_equal "$(cut -f3 "$WORK/add1.out")" \
 		"$GATEWAY:$(ip netns exec "${GWPREFIX}n1" wg show "${GWPREFIX}w1" listen-port)"
+	# The old wireguard-go's are gone: their TUN files kept the deleted
+	# namespaces alive (tunfd), and nothing else would have ended them.
+	assert_equal "$(link_wg_pids | wc -l)" 3
 }
 
 # reserved PORT: the gateway's ip_local_reserved_ports holds PORT.
