@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 B = build
 # The helper programs (not HELPERS: that is the gateway setting, and make
 # passes a variable that came from the environment on with its own value).
-PROGS = alloc health keys nsstate probe record routemap routes
+PROGS = alloc health keys nsstate probe record routemap routes tunfd
 UNITS = alloc keys record routes common
 FUZZERS = host ip6 key record route
 LIBEXEC = $(PREFIX)/lib/linkgate
@@ -40,7 +40,7 @@ $(B)/%.o: helpers/%.c | $(B)
 $(B)/asan/%.o: helpers/%.c | $(B)/asan
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(B)/alloc $(B)/health $(B)/probe $(B)/routemap: $(B)/%: $(B)/%.o $(B)/common.o
+$(B)/alloc $(B)/health $(B)/probe $(B)/routemap $(B)/tunfd: $(B)/%: $(B)/%.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 $(B)/record $(B)/routes: $(B)/%: $(B)/%.o $(B)/linkrec.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
@@ -48,7 +48,7 @@ $(B)/keys: $(B)/keys.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SODIUM)
 $(B)/nsstate: $(B)/nsstate.o $(B)/common.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NFT)
-$(B)/asan/alloc $(B)/asan/health $(B)/asan/probe $(B)/asan/routemap: $(B)/asan/%: \
+$(B)/asan/alloc $(B)/asan/health $(B)/asan/probe $(B)/asan/routemap $(B)/asan/tunfd: $(B)/asan/%: \
 		$(B)/asan/%.o $(B)/asan/common.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^
 $(B)/asan/record $(B)/asan/routes: $(B)/asan/%: $(B)/asan/%.o \

@@ -149,6 +149,9 @@ app_visit() {
 	done
 	assert_equal "$(cut -f3 "$WORK/add1.out")" \
 		"$GATEWAY:$(ip netns exec "${GWPREFIX}n1" wg show "${GWPREFIX}w1" listen-port)"
+	# The old wireguard-go's are gone: their TUN files kept the deleted
+	# namespaces alive (tunfd), and nothing else would have ended them.
+	assert_equal "$(link_wg_pids | wc -l)" 3
 }
 
 # reserved PORT: the gateway's ip_local_reserved_ports holds PORT.
@@ -263,7 +266,9 @@ damaged() {
 		assert_output --partial "home=app$n.example.test "
 	done
 	run -0 gw start
-	assert_output --partial "restoring app2.example.test"
+	# wireguard-go runs, its interface in the namespace, with no key:
+	# repaired; kernel WireGuard's interface was left in the host: rebuilt.
+	assert_output --regexp "linkgate: (repairing app2\.example\.test: gateway key, listen port, peer|restoring app2\.example\.test)"
 	run -0 wait_for 150 app_visit 2 https
 	assert_output --partial "home=app2.example.test "
 }
