@@ -240,7 +240,7 @@ damaged() {
 	damaged "default route" ip -n "$ns" route del default
 }
 
-@test "make gateway repairs a link's peer, listen port and host-side veth" {
+@test "make gateway repairs a link's peer, listen port, host-side veth and wireguard-go's stand-in" {
 	local key
 	key=$(wg pubkey <"$WORK/c1.key")
 	damaged peer wg set "${GWPREFIX}w1" peer "$key" remove
@@ -250,6 +250,11 @@ damaged() {
 		ip addr flush dev "${GWPREFIX}g1"
 	damaged "host veth down" nsenter --net="/run/netns/${T}g" \
 		ip link set "${GWPREFIX}g1" down
+	# wireguard-go's stand-in in the host (its next start looks it up).
+	damaged "stand-in" nsenter --net="/run/netns/${T}g" \
+		ip link del "${GWPREFIX}w1"
+	run -0 nsenter --net="/run/netns/${T}g" ip -o link show "${GWPREFIX}w1"
+	assert_output --regexp ' mtu 1420 .*state DOWN'
 }
 
 @test "a link that cannot be rebuilt is named with its command; the others are restored, nginx applied, exit 1" {

@@ -219,6 +219,18 @@ link_field() {
 	for i in $(seq "$n"); do gw remove "p$i.example.test" >/dev/null; done
 }
 
+@test "a record MTU above 1420 gives wireguard-go's interface 1408, which it never pads past" {
+	local idx
+	gw add big.example.test "$(wg genkey | wg pubkey)" --mtu 1500 >/dev/null
+	idx=$(link_field big.example.test INDEX)
+	assert_equal "$(link_field big.example.test MTU)" 1500
+	# wireguard-go pads a packet over its stand-in's 1420 by its size
+	# modulo 1420 (gateway/linkgate, tun_mtu): 1488 would leave as 1500.
+	run -0 ip netns exec "${GWPREFIX}n$idx" cat "/sys/class/net/${GWPREFIX}w$idx/mtu"
+	assert_output 1408
+	gw remove big.example.test >/dev/null
+}
+
 @test "status shows the record's MTU and the interface's own; a link whose MTU differs is not up" {
 	gw add st.example.test "$(wg genkey | wg pubkey)" --mtu 1360 >/dev/null
 	run -0 gw status --probe st.example.test
