@@ -142,12 +142,14 @@ demo-down:
 # bench/results/latest.md; QUICK=1 is a smoke run, RESTORE_ONLY=1 only the
 # restore rows (RESTORE="10 100 1000", the link counts), ADD_ONLY=1 only the
 # link add rows (ADD_AT="10 1000 10000"), HEALTH_ONLY=1 only the health
-# rounds (HEALTH_DOWN="1000", HEALTH_UP="10 100").
+# rounds (HEALTH_DOWN="1000", HEALTH_UP="10 100"), HTTPS_ONLY=1 only the
+# project's HTTPS row and the hand-built one, in turns (ROUNDS=3).
 bench:
 	@sh gateway/deps $(DEMO_DEPS) wrk iperf3 $$(ip link add lgprobe0 \
 		type wireguard 2>/dev/null && ip link del lgprobe0 || echo wireguard-go)
 	@$(MAKE) -s all
 	@QUICK=$(QUICK) RESTORE_ONLY=$(RESTORE_ONLY) ADD_ONLY=$(ADD_ONLY) \
+		HTTPS_ONLY=$(HTTPS_ONLY) $(if $(ROUNDS),ROUNDS="$(ROUNDS)") \
 		$(if $(RESTORE),RESTORE="$(RESTORE)") $(if $(ADD_AT),ADD_AT="$(ADD_AT)") \
 		HEALTH_ONLY=$(HEALTH_ONLY) $(if $(HEALTH_DOWN),HEALTH_DOWN="$(HEALTH_DOWN)") \
 		$(if $(HEALTH_UP),HEALTH_UP="$(HEALTH_UP)") bash bench/run
