@@ -301,6 +301,29 @@ damaged() {
 	assert_output --partial "home=app3.example.test "
 }
 
+@test "a stopped wireguard-go does not hold up make gateway: its link is named and the others are reconciled; once it runs again the link is repaired" {
+	local pid
+	pid=$(pgrep -f "wireguard-go ${GWPREFIX}w3\$")
+	kill -STOP "$pid"
+	# gw is a function: timeout needs the command itself.
+	run timeout 120 nsenter --net="/run/netns/${T}g" env LINKGATE_ROOT="$WORK/root" \
+		"$REPO/gateway/linkgate" start
+	kill -CONT "$pid"
+	assert_output --partial "linkgate: the wireguard-go of ${GWPREFIX}w3 does not answer"
+	# Its rebuild fails while the stopped one holds the link's port, or
+	# not, where the two may share it: never a hang, never another link.
+	[ "$status" -le 1 ] || fail "status $status"
+	[ "$status" -eq 0 ] || assert_line "linkgate: failed: links not reconciled: app3.example.test"
+	for n in 1 2; do
+		run -0 wait_for 100 app_visit "$n" https
+		assert_output --partial "home=app$n.example.test "
+	done
+	run -0 wait_for 100 bash -c "! kill -0 $pid 2>/dev/null"
+	run -0 gw start
+	run -0 wait_for 150 app_visit 3 https
+	assert_output --partial "home=app3.example.test "
+}
+
 @test "a link whose record is unreadable is removed whole by root by its reservation; its owner's key is told to ask the admin" {
 	local d=$WORK/root/var/lib/linkgate idx
 	run -0 ssh_as alice add broken.example.test "$(wg genkey | wg pubkey)"
