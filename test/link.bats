@@ -147,6 +147,37 @@ make_link() {
 	ip netns exec "${T}h1" wg-quick down "$conf"
 }
 
+@test "make rotate rewrites the wg-quick file with new keys the gateway holds, keeps the old one as .bak, and wg-quick down and up serves again" {
+	local conf client rec=$WORK/root/var/lib/linkgate/links/wr.example.test old
+	run -0 make_link FQDN=wr.example.test EXPOSE=app:80 FORMAT=wg-quick
+	conf=$(ls "$OUT"/*.conf)
+	client=$(grep ^LINK_CLIENT_ADDRESS= "$OUT/wr.example.test.env" | cut -d= -f2)
+	ip netns exec "${T}h1" env WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go \
+		wg-quick up "$conf"
+	echo_app h1 "$client" wr.example.test
+	run -0 wait_for 100 visit wr.example.test https
+	old=$(cat "$conf")
+	run -0 ip netns exec "${T}h1" make -s -C "$REPO" rotate "GATEWAY=root@$GATEWAY" \
+		FQDN=wr.example.test SSH_KEY="$WORK/alice" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT"
+	assert_output --partial "wg-quick down, then up, to use it"
+	assert_equal "$(cat "$conf.bak")" "$old"
+	[ "$(cat "$conf")" != "$old" ]
+	[ "$(stat -c %a "$conf")" = 600 ]
+	# The new file's keys are the record's: its private key's public half
+	# is the client key, its peer the gateway key.
+	assert_equal "$(sed -n 's/^PrivateKey = //p' "$conf" | wg pubkey)" \
+		"$("$HELPERS/record" get "$rec" CLIENT_KEY)"
+	assert_equal "$(sed -n 's/^PublicKey = //p' "$conf")" \
+		"$("$HELPERS/record" get "$rec" GATEWAY_KEY)"
+	ip netns exec "${T}h1" wg-quick down "$conf"
+	ip netns exec "${T}h1" env WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go \
+		wg-quick up "$conf"
+	run -0 wait_for 100 visit wr.example.test https
+	assert_output --partial "home=wr.example.test peer=$VISITOR "
+	ip netns exec "${T}h1" wg-quick down "$conf"
+}
+
 @test "make unlink removes the link and make links lists the others" {
 	make_link FQDN=five.example.test EXPOSE=app:80 >/dev/null
 	run -0 ip netns exec "${T}h1" make -s -C "$REPO" unlink \
