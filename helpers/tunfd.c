@@ -62,17 +62,25 @@ static void usage(FILE *f)
 }
 
 /* tun_attach: the TUN file of interface name (len bytes, 0 < len <
- * IFNAMSIZ), attached while in the namespace of ns_fd; the process is
+ * IFNAMSIZ), attached while in the namespace of ns_fd (ns_shown: its
+ * path as messages print it); the process is
  * back in home_fd's namespace when this returns. Returns the descriptor,
  * or exits 1 with a message. */
-static int tun_attach(int ns_fd, int home_fd, const char *name, size_t len)
+static int tun_attach(int ns_fd, const char *ns_shown, int home_fd,
+		      const char *name, size_t len)
 {
 	struct ifreq ifr;
 	int fd, saved = 0;
 	char shown[IFNAMSIZ + 4];
 
-	if (setns(ns_fd, CLONE_NEWNET) != 0)
+	if (setns(ns_fd, CLONE_NEWNET) != 0) {
+		/* EINVAL: the file is not a network namespace (a plain file,
+		 * another kind of namespace). */
+		if (errno == EINVAL)
+			errx(EXIT_REFUSED, "%s: not a network namespace",
+			     ns_shown);
 		err(EXIT_REFUSED, "entering the link namespace");
+	}
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
@@ -121,7 +129,8 @@ int main(int argc, char **argv)
 	ns_fd = open(argv[1], O_RDONLY | O_CLOEXEC);
 	if (ns_fd < 0)
 		err(EXIT_REFUSED, "%s", printable(argv[1], shown, sizeof(shown)));
-	fd = tun_attach(ns_fd, home_fd, argv[2], len);
+	fd = tun_attach(ns_fd, printable(argv[1], shown, sizeof(shown)), home_fd,
+			argv[2], len);
 	close(ns_fd);
 	close(home_fd);
 	if (fd != TUN_FD) {

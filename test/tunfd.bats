@@ -97,6 +97,10 @@ monitor_end() {
 	run -2 "$HELPERS/tunfd" "/run/netns/$L" '' true
 	run -1 "$HELPERS/tunfd" /run/netns/lgtfnone$$ "$IF" true
 	assert_output --regexp "^tunfd: /run/netns/lgtfnone$$: No such file"
+	run -1 "$HELPERS/tunfd" /etc/passwd "$IF" true
+	assert_output "tunfd: /etc/passwd: not a network namespace"
+	run -1 "$HELPERS/tunfd" /proc/self/ns/mnt "$IF" true
+	assert_output "tunfd: /proc/self/ns/mnt: not a network namespace"
 	ip -n "$L" link add lgtfd$$ type veth peer name lgtfe$$
 	run -1 "$HELPERS/tunfd" "/run/netns/$L" "lgtfd$$" true
 	assert_output --regexp "^tunfd: TUN interface lgtfd$$: "
