@@ -440,50 +440,48 @@ grace_holds() {
 	run -0 wait_for 50 https_ok
 }
 
-@test "after KEY_GRACE a home that kept the old client key is refused: linkgate expire drops its peer" {
-	local idx gwk new_priv new_c conf=$WORK/root/etc/linkgate/gateway.conf
-	idx=$(field rot.example.test INDEX)
-	gwk=$(field rot.example.test GATEWAY_KEY)
-	new_priv=$(wg genkey)
-	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
+# grace_lapsed: rot.example.test replaced by a new client key NEW_C
+# (private key NEW_PRIV) with KEY_GRACE=2s, and those 2 s gone by while
+# the home still has the old key (it serves until then); IDX and GWK are
+# the link's index and gateway key, for the caller.
+grace_lapsed() {
+	local conf=$WORK/root/etc/linkgate/gateway.conf
+	IDX=$(field rot.example.test INDEX)
+	GWK=$(field rot.example.test GATEWAY_KEY)
+	NEW_PRIV=$(wg genkey)
+	NEW_C=$(printf '%s\n' "$NEW_PRIV" | wg pubkey)
 	cp "$conf" "$WORK/conf.saved"
 	echo KEY_GRACE=2s >>"$conf"
-	run -0 gw add rot.example.test "$new_c" --replace
+	run -0 gw add rot.example.test "$NEW_C" --replace
 	cp "$WORK/conf.saved" "$conf"
 	run -0 https_ok
 	sleep 2.5
+}
+
+@test "after KEY_GRACE a home that kept the old client key is refused: linkgate expire drops its peer" {
+	grace_lapsed
 	run -0 gw expire
-	run -0 wg show "${GWPREFIX}w$idx" peers
-	assert_output "$new_c"
+	run -0 wg show "${GWPREFIX}w$IDX" peers
+	assert_output "$NEW_C"
 	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
 	if wait_for 10 https_ok; then fail "the old key still serves"; fi
 	run -0 grep -q 'rot.example.test: the new client key shook hands or the grace period ended' \
 		"$WORK/root/var/log/linkgate/gateway.log"
-	sighup_env "$new_priv" "$gwk"
+	sighup_env "$NEW_PRIV" "$GWK"
 	run -0 wait_for 100 https_ok
 }
 
 @test "after KEY_GRACE make gateway gives the tunnel address to the new key and drops the old one, before linkgate expire has run" {
-	local idx gwk new_priv new_c conf=$WORK/root/etc/linkgate/gateway.conf
-	idx=$(field rot.example.test INDEX)
-	gwk=$(field rot.example.test GATEWAY_KEY)
-	new_priv=$(wg genkey)
-	new_c=$(printf '%s\n' "$new_priv" | wg pubkey)
-	cp "$conf" "$WORK/conf.saved"
-	echo KEY_GRACE=2s >>"$conf"
-	run -0 gw add rot.example.test "$new_c" --replace
-	cp "$WORK/conf.saved" "$conf"
-	run -0 https_ok
-	sleep 2.5
+	grace_lapsed
 	run -0 gw start
 	assert_output --partial "repairing rot.example.test: peer"
-	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
-	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	run -0 wg show "${GWPREFIX}w$IDX" allowed-ips
+	assert_output "$NEW_C	$(field rot.example.test TUNNEL_CLIENT)/32"
 	if wait_for 10 https_ok; then fail "the old key still serves"; fi
 	# A second make gateway finds nothing to repair.
 	run -0 gw start
 	refute_output --partial repairing
-	sighup_env "$new_priv" "$gwk"
+	sighup_env "$NEW_PRIV" "$GWK"
 	run -0 wait_for 100 https_ok
 }
 

@@ -307,45 +307,38 @@ count_ok() {
 	[ "$(cat "$WORK/root/var/lib/linkgate/links/echo.example.test")" = "$before" ]
 }
 
+# v6_cap_holds KIND NAME COUNT: COUNT connections of KIND (streams.py
+# hold: http, a request in progress; idle, answered keep-alive) to NAME
+# on :80 from two addresses of one /64 are held at its cap (256); a third
+# address of that /64 is refused by the gateway's kernel, as an IPv4
+# visitor is (a reset), and a visitor of another /64 is served.
+v6_cap_holds() {
+	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
+		"$REPO/test/apps/streams.py" hold "$1" "$2" 80 "$3" \
+		fd77::106,fd77::107 >"$WORK/holdv6-$1.log" 2>&1 &
+	echo $! >"$WORK/holdv6-$1.pid"
+	wait_for 300 grep -q held "$WORK/holdv6-$1.log"
+	run -0 grep -o 'held [0-9]*' "$WORK/holdv6-$1.log"
+	[ "$output" = "held 256" ]
+	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd77::108 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 000 ]
+	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time 5 --interface fd78::1 \
+		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
+	[ "$output" = 200 ]
+	kill "$(cat "$WORK/holdv6-$1.pid")"
+}
+
 @test "an IPv6 visitor's cap (256) counts its whole /64, and a visitor of another /64 is still served" {
 	# 300 connections from two addresses of one /64: 150 each, under a
 	# per-address cap, over the /64's.
-	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
-		"$REPO/test/apps/streams.py" hold http mute.example.test 80 300 \
-		fd77::106,fd77::107 >"$WORK/holdv6.log" 2>&1 &
-	echo $! >"$WORK/holdv6.pid"
-	wait_for 300 grep -q held "$WORK/holdv6.log"
-	run -0 grep -o 'held [0-9]*' "$WORK/holdv6.log"
-	[ "$output" = "held 256" ]
-	# Refused by the gateway's kernel, as an IPv4 visitor is (a reset).
-	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
-		--max-time 5 --interface fd77::108 \
-		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
-	[ "$output" = 000 ]
-	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
-		--max-time 5 --interface fd78::1 \
-		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
-	[ "$output" = 200 ]
-	kill "$(cat "$WORK/holdv6.pid")"
+	v6_cap_holds http mute.example.test 300
 }
 
 @test "idle keep-alive connections of an IPv6 visitor's /64 count toward its cap (256) on :80, and another /64 is still served" {
-	ip netns exec "${T}i" env GATEWAY="$GATEWAY6" python3 \
-		"$REPO/test/apps/streams.py" hold idle echo.example.test 80 400 \
-		fd77::106,fd77::107 >"$WORK/holdi6.log" 2>&1 &
-	echo $! >"$WORK/holdi6.pid"
-	wait_for 300 grep -q held "$WORK/holdi6.log"
-	run -0 grep -o 'held [0-9]*' "$WORK/holdi6.log"
-	[ "$output" = "held 256" ]
-	run -7 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
-		--max-time 5 --interface fd77::108 \
-		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
-	[ "$output" = 000 ]
-	run -0 ip netns exec "${T}i" curl -s -o /dev/null -w '%{http_code}' \
-		--max-time 5 --interface fd78::1 \
-		--resolve "echo.example.test:80:[$GATEWAY6]" http://echo.example.test/
-	[ "$output" = 200 ]
-	kill "$(cat "$WORK/holdi6.pid")"
+	v6_cap_holds idle echo.example.test 400
 }
 
 @test ":80 passes a 16 KB header line, 64 KB of headers and a 16 KB response header" {
