@@ -33,6 +33,8 @@ setup_file() {
 		ip -n "$T$n" route add 198.18.0.0/15 via "$GATEWAY"
 		ip -n "$T$n" -6 route add "$pool" via "$GATEWAY6"
 	done
+	addrs
+	seen_up
 	listener gwhost nsenter --net="/run/netns/${T}g"
 	listener internet ip netns exec "${T}i"
 	listener home2 ip netns exec "${T}h2"
@@ -51,18 +53,62 @@ teardown_file() {
 setup() {
 	load common
 	load lib/net
-	local r=$WORK/root/var/lib/linkgate/links pool p
+	addrs
+}
+
+# addrs: both links' addresses, IPv4 from their records and IPv6 from the
+# pool and the index (notes/ipv6-spec.md; no field), and WG1, link 1's
+# WireGuard interface.
+addrs() {
+	local r=$WORK/root/var/lib/linkgate/links pool p n
 	pool=$(sed -n 's/^IPV6_POOL=//p' "$WORK/root/etc/linkgate/gateway.conf")
 	for n in 1 2; do
 		eval "VG$n=\$($HELPERS/record get $r/app$n.example.test VETH_GATEWAY_ADDR)"
 		eval "VL$n=\$($HELPERS/record get $r/app$n.example.test VETH_LINK_ADDR)"
 		eval "TG$n=\$($HELPERS/record get $r/app$n.example.test TUNNEL_GATEWAY)"
 		eval "C$n=\$($HELPERS/record get $r/app$n.example.test TUNNEL_CLIENT)"
-		# IPv6: from the pool and the index (notes/ipv6-spec.md; no field).
 		p=${pool%::/48}:$(printf %x "$("$HELPERS/record" get "$r/app$n.example.test" INDEX)")
 		eval "VG6_$n=$p::1 VL6_$n=$p::2 TG6_$n=$p::1:1 C6_$n=$p::1:2"
 	done
 	WG1=$("$HELPERS/record" show -p "$GWPREFIX" "$r/app1.example.test" | sed -n 's/^WG=//p')
+}
+
+# seen_up: a table of the test's own in the gateway host that counts the
+# connections the links' side starts (from a home's tunnel address or a
+# link namespace's addresses) which the host takes in (input) or passes
+# on (forward) after the gateway's own rules. A leak to a host service
+# counts here even where its replies could never come back (the host has
+# no route to the tunnel addresses), so a TCP connect alone would miss it.
+seen_up() {
+	local v4="$C1, $C2, $VL1, $VL2, $TG1, $TG2"
+	local v6="$C6_1, $C6_2, $VL6_1, $VL6_2, $TG6_1, $TG6_2"
+	nsenter --net="/run/netns/${T}g" nft -f - <<-NFT
+	table inet ${T}seen {
+		chain input {
+			type filter hook input priority filter + 10; policy accept;
+			ct state new ip saddr { $v4 } counter
+			ct state new ip6 saddr { $v6 } counter
+		}
+		chain forward {
+			type filter hook forward priority filter + 10; policy accept;
+			ct state new ip saddr { $v4 } counter
+			ct state new ip6 saddr { $v6 } counter
+		}
+	}
+	NFT
+}
+
+# seen: how many packets seen_up's table has counted.
+seen() {
+	nsenter --net="/run/netns/${T}g" nft list table inet "${T}seen" |
+		grep -o 'packets [0-9]*' | awk '{ s += $2 } END { print s + 0 }'
+}
+
+# unseen BEFORE: fails when seen has grown since BEFORE.
+unseen() {
+	local now
+	now=$(seen)
+	[ "$now" -eq "$1" ] || fail "the gateway host took in or passed on $((now - $1)) packets the links' side started"
 }
 
 # listener NAME [PORT PORT] -- COMMAND PREFIX...: the echo app on every
@@ -94,12 +140,14 @@ connects() {
 # cell ADDR PORT CONTROL_NS: reachable from CONTROL_NS, and not from home1
 # through its tunnel (from its IPv6 tunnel address to an IPv6 ADDR).
 cell() {
-	local src=$C1
+	local src=$C1 before
 	case $1 in *:*) src=$C6_1 ;; esac
 	connects "$3" "" "$1" "$2" || fail "control: $1:$2 not reachable from $3"
+	before=$(seen)
 	if connects "${T}h1" "$src" "$1" "$2"; then
 		fail "$1:$2 reachable from home1's tunnel ($src)"
 	fi
+	unseen "$before"
 }
 
 @test "the IPv6 twins use the addresses the gateway handed out to both links" {
@@ -318,10 +366,13 @@ direct() {
 
 # across PORT ADDR CONTROL_NS: from link 1's namespace to ADDR:PORT.
 across() {
+	local before
 	connects "$3" "" "$1" "$2" || fail "control: $1:$2 not reachable from $3"
+	before=$(seen)
 	if connects "${GWPREFIX}n1" "" "$1" "$2"; then
 		fail "$1:$2 reachable from link 1's namespace"
 	fi
+	unseen "$before"
 }
 
 @test "link 1's namespace cannot reach link 2's namespace at its veth address" {
