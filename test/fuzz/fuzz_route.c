@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = sp + 1;
 	}
 	f[3] = p;
-	if (route_line(f[0], f[1], f[2], f[3], out, sizeof(out)) == NULL) {
+	if (route_line(f[0], f[1], f[2], f[3], NULL, out, sizeof(out)) == NULL) {
 		if (!name_ok(f[0]) || !number_ok(f[1], strlen(f[1]), 1, 65535) ||
 		    !addr_ok(f[2]) || (strcmp(f[3], "0") && strcmp(f[3], "1")))
 			abort();
