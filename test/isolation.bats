@@ -15,6 +15,12 @@
 # its peer; every listener also listens on IPv6 ("::"), the internet
 # also at 2001:db8:77::10 (the gateway host's IPv6 default route goes
 # to fd77::1).
+#
+# A blocked connection must not pass only because its replies are lost:
+# the internet and home2 have routes back to the links' addresses, and a
+# table of the test's own in the gateway host (seen_up) counts what the
+# links' side starts and the host takes in or passes on, where replies
+# could never come back (the host has no route to tunnel addresses).
 
 setup_file() {
 	load common
