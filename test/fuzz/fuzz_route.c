@@ -7,6 +7,7 @@
  * INDEX decimal 1-65535 without leading zeros, ADDRESS a dotted quad in
  * its usual form, WILDCARD 0 or 1. Anything else aborts. */
 #define main routes_main
+#include <arpa/inet.h>
 #include "../../helpers/routes.c"
 #undef main
 
@@ -77,9 +78,20 @@ static int addr_ok(const char *s)
 	return *s == '\0';
 }
 
+/* An IPv6 address in the form inet_ntop prints (parsed and printed back):
+ * nothing else may reach a route file's fourth field. */
+static int addr6_ok(const char *s)
+{
+	unsigned char bin[16];
+	char back[INET6_ADDRSTRLEN];
+
+	return strlen(s) < sizeof(back) && inet_pton(AF_INET6, s, bin) == 1 &&
+	       inet_ntop(AF_INET6, bin, back, sizeof(back)) && !strcmp(back, s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *copy = malloc(size + 1), *f[4], *p, out[128], want[600];
+	char *copy = malloc(size + 1), *f[4], *p, *a6, out[128], want[700];
 	int k;
 
 	if (!copy)
@@ -99,12 +111,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = sp + 1;
 	}
 	f[3] = p;
-	if (route_line(f[0], f[1], f[2], f[3], NULL, out, sizeof(out)) == NULL) {
+	/* A fifth field, after one more space: the IPv6 address. */
+	a6 = strchr(p, ' ');
+	if (a6)
+		*a6++ = '\0';
+	if (route_line(f[0], f[1], f[2], f[3], a6, out, sizeof(out)) == NULL) {
 		if (!name_ok(f[0]) || !number_ok(f[1], strlen(f[1]), 1, 65535) ||
-		    !addr_ok(f[2]) || (strcmp(f[3], "0") && strcmp(f[3], "1")))
+		    !addr_ok(f[2]) || (strcmp(f[3], "0") && strcmp(f[3], "1")) ||
+		    (a6 && !addr6_ok(a6)))
 			abort();
-		snprintf(want, sizeof(want), "link_%s %s:443 %s\n", f[1], f[2],
-			 f[3]);
+		snprintf(want, sizeof(want), "link_%s %s:443 %s%s%s%s\n", f[1],
+			 f[2], f[3], a6 ? " [" : "", a6 ? a6 : "",
+			 a6 ? "]:443" : "");
 		if (strcmp(out, want))
 			abort();
 	}
