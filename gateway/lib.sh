@@ -350,8 +350,14 @@ valid_endpoint_host() {
 # Exit 1 when it is not a valid endpoint host, with the reason on stdout.
 endpoint_host_norm() {
 	local h="$1" out
-	case $h in \[*\]) h=${h#\[} h=${h%\]} ;; esac
 	case $h in
+	\[*:*\]) h=${h#\[} h=${h%\]} ;;
+	*\[* | *\]*) echo "brackets go only around an IPv6 address"; return 1 ;;
+	esac
+	case $h in
+	127.* | 0.0.0.0)
+		echo "a loopback or unspecified address: homes cannot reach it"
+		return 1 ;;
 	*:*)
 		out=$("$BUILD/routemap" ip6 --public "$h" 2>&1) ||
 			{ echo "${out#routemap: bad IPv6 address *: }"; return 1; }
