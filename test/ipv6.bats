@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# Per-link IPv6 at the gateway, with plain WireGuard peers at home: the
+# link's addresses from IPV6_POOL, add --ipv6 and its answer, the record's
+# HOME6, and where an IPv6 visitor on :443 lands, from which address.
+#
+#   visitor fd77::1 ── ${T}g gateway fd77::2
+#                     ├── ${T}h1 home1: link v6.example.test (--ipv6)
+#                     └── ${T}h2 home2: link v4.example.test (no --ipv6)
+
+setup_file() {
+	load common
+	load lib/net
+	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
+	gateway_up
+	link_home v6.example.test h1 1 --ipv6
+	link_home v4.example.test h2 2
+}
+
+teardown_file() {
+	load common
+	load lib/net
+	net_down
+}
+
+setup() {
+	load common
+	load lib/net
+}
+
+# field NAME KEY: KEY of NAME's record.
+field() {
+	"$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/$1" "$2"
+}
+
+# pool: the gateway's IPV6_POOL, without "::/48".
+pool() {
+	sed -n 's/^IPV6_POOL=\(.*\)::\/48$/\1/p' "$WORK/root/etc/linkgate/gateway.conf"
+}
+
+@test "make setup chose a unique local /48 for the links and keeps it in gateway.conf" {
+	run -0 grep -c '^IPV6_POOL=' "$WORK/root/etc/linkgate/gateway.conf"
+	assert_output 1
+	run -0 pool
+	assert_output --regexp '^fd[0-9a-f]{2}:[1-9a-f][0-9a-f]{0,3}:[1-9a-f][0-9a-f]{0,3}$'
+	local before
+	before=$(pool)
+	run -0 gw start
+	assert_equal "$(pool)" "$before"
+}
+
+@test "add --ipv6 answers the IPv6 tunnel addresses of the link's /64 after the MTU, and records HOME6=1" {
+	local p f
+	p=$(pool):$(printf %x "$(field v6.example.test INDEX)")
+	IFS=$'\t' read -r -a f <"$WORK/add1.out"
+	assert_equal "${#f[@]}" 8
+	assert_equal "${f[6]}" "$p::1:2"
+	assert_equal "${f[7]}" "$p::1:1"
+	assert_equal "$(field v6.example.test HOME6)" 1
+	run -0 cat "$WORK/root/run/linkgate/routes/v6.example.test"
+	assert_output "link_$(field v6.example.test INDEX) $(field v6.example.test VETH_LINK_ADDR):443 0 [$p::2]:443"
+}
+
+@test "add without --ipv6 answers six fields, records HOME6=0 and routes IPv4 only" {
+	IFS=$'\t' read -r -a f <"$WORK/add2.out"
+	assert_equal "${#f[@]}" 6
+	assert_equal "$(field v4.example.test HOME6)" 0
+	run -0 cat "$WORK/root/run/linkgate/routes/v4.example.test"
+	assert_output "link_$(field v4.example.test INDEX) $(field v4.example.test VETH_LINK_ADDR):443 0"
+}
+
+@test "every link has its IPv6 addresses on both veth ends and its tunnel, and its peer owns the home's IPv6 tunnel address" {
+	# Not i: bats-assert's functions set an i of their own (bash's
+	# dynamic scope reaches a caller's local).
+	local n idx p
+	for n in v6 v4; do
+		idx=$(field "$n.example.test" INDEX)
+		p=$(pool):$(printf %x "$idx")
+		run -0 ip -n "${T}g" -6 -o addr show dev "${GWPREFIX}g$idx"
+		assert_output --partial "inet6 $p::1/126 "
+		run -0 ip netns exec "${GWPREFIX}n$idx" ip -6 -o addr show dev "${GWPREFIX}l$idx"
+		assert_output --partial "inet6 $p::2/126 "
+		run -0 ip netns exec "${GWPREFIX}n$idx" ip -6 -o addr show dev "${GWPREFIX}w$idx"
+		assert_output --partial "inet6 $p::1:1/126 "
+		run -0 ip netns exec "${GWPREFIX}n$idx" ip -6 route show default
+		assert_output --partial "via $p::1 dev ${GWPREFIX}l$idx"
+		run -0 wg show "${GWPREFIX}w$idx" allowed-ips
+		assert_output --partial "$(field "$n.example.test" TUNNEL_CLIENT)/32 $p::1:2/128"
+	done
+}
+
+@test "an IPv6 visitor on :443 reaches a home that speaks IPv6 from its own address" {
+	run -0 visit6 v6.example.test https
+	assert_output --partial "home=v6.example.test peer=$VISITOR6 "
+	# Control: the IPv4 visitor as before.
+	run -0 visit v6.example.test https
+	assert_output --partial "home=v6.example.test peer=$VISITOR "
+}
+
+@test "an IPv6 visitor on :443 reaches a home that did not ask for IPv6 over IPv4, from the gateway's veth address" {
+	run -0 visit6 v4.example.test https
+	assert_output --partial "home=v4.example.test peer=$(field v4.example.test VETH_GATEWAY_ADDR) "
+}
+
+@test "an IPv6 visitor on :80 reaches either home over IPv4 with its own address in X-Forwarded-For" {
+	local n
+	for n in v6 v4; do
+		run -0 visit6 "$n.example.test"
+		assert_output --partial "home=$n.example.test peer=$(field "$n.example.test" TUNNEL_GATEWAY) xff=$VISITOR6 "
+	done
+}
+
+@test "a replace without --ipv6 sends the link's IPv6 visitors over IPv4 again, and one with --ipv6 back" {
+	local key v=v6.example.test
+	key=$(wg pubkey <"$WORK/c1.key")
+	run -0 gw add "$v" "$key" --replace
+	assert_equal "$(field "$v" HOME6)" 0
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$(field "$v" VETH_GATEWAY_ADDR) "
+	run -0 gw add "$v" "$key" --replace --ipv6
+	assert_equal "$(field "$v" HOME6)" 1
+	IFS=$'\t' read -r -a f <<<"$output"
+	assert_equal "${#f[@]}" 8
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$VISITOR6 "
+}
+
+@test "make gateway repairs a link's lost IPv6 addresses and route without touching its tunnel" {
+	local idx p pid
+	idx=$(field v6.example.test INDEX)
+	p=$(pool):$(printf %x "$idx")
+	pid=$(link_wg_pids | sort | head -n 1)
+	ip -n "${T}g" addr del "$p::1/126" dev "${GWPREFIX}g$idx"
+	ip -n "${GWPREFIX}n$idx" -6 route del default
+	ip -n "${GWPREFIX}n$idx" addr del "$p::1:1/126" dev "${GWPREFIX}w$idx"
+	run -0 gw start
+	assert_line "linkgate: repairing v6.example.test: host veth IPv6 address, tunnel IPv6 address, IPv6 default route"
+	assert_equal "$(link_wg_pids | sort | head -n 1)" "$pid"
+	run -0 visit6 v6.example.test https
+	assert_output --partial "home=v6.example.test peer=$VISITOR6 "
+	run -0 gw start
+	refute_output --partial repairing
+}
+
+@test "a bad IPV6_POOL in gateway.conf is refused by name, and changes nothing" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf pool bad
+	cp "$conf" "$WORK/conf.good"
+	pool=$(pool)
+	for bad in fd00::/48 fd12:3456:789a::/64 FD12:3456:789A::/48 fd12:0:1::/48 \
+		fd12:0345:6789::/48 'fd12:3456:789a::/48;x' fd12:3456:789a:1::/48; do
+		sed -i "s|^IPV6_POOL=.*|IPV6_POOL=$bad|" "$conf"
+		run -1 gw start
+		assert_output --partial "bad IPV6_POOL '$bad'"
+	done
+	cp "$WORK/conf.good" "$conf"
+	run -0 gw start
+	assert_equal "$(pool)" "$pool"
+}
