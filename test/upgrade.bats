@@ -112,3 +112,23 @@ setup() {
 	run -0 diff "$WORK/v1-records/old1.example.test" \
 		"$WORK/root/var/lib/linkgate/links/old1.example.test"
 }
+
+@test "after the upgrade, an old link's IPv6 visitors come over IPv4 from the gateway's veth address, and from their own address once the home replaces its key with --ipv6" {
+	local d=$WORK/root/var/lib/linkgate/links/old1.example.test f
+	run -0 visit6 old1.example.test https
+	assert_output --partial "home=old1.example.test peer=$("$HELPERS/record" get "$d" VETH_GATEWAY_ADDR) "
+	run -0 gw add old1.example.test "$(wg pubkey <"$WORK/c1.key")" --replace --ipv6
+	IFS=$'\t' read -r -a f <<<"$output"
+	assert_equal "${#f[@]}" 8
+	# What make link REPLACE=1 and the new .env give the home.
+	ip netns exec "${T}h1" wg set "${T}c1" peer "${f[1]}" allowed-ips 0.0.0.0/0,::/0
+	ip -n "${T}h1" addr add "${f[6]}/128" dev "${T}c1" nodad
+	ip -n "${T}h1" -6 rule add from "${f[6]}" lookup 201
+	ip -n "${T}h1" -6 route add default dev "${T}c1" table 201
+	echo_app h1 "${f[6]}" old1.example.test6
+	run -0 visit6 old1.example.test https
+	assert_output --partial "home=old1.example.test6 peer=$VISITOR6 "
+	# IPv4 visitors as before.
+	run -0 visit old1.example.test https
+	assert_output --partial "home=old1.example.test peer=$VISITOR "
+}
