@@ -387,7 +387,9 @@ ping6_home() {
 	peer6_up
 	client6 "$WORK/v6.env" TLS_INTERNAL=1
 	for a in "$C4" "[$C6]"; do
-		run -0 wait_for 50 ip netns exec "${T}i" curl -sSf -g --max-time 2 \
+		wait_for 50 ip netns exec "${T}i" curl -sf -g --max-time 2 -o /dev/null \
+			"http://$a:8080/" || true
+		run -0 ip netns exec "${T}i" curl -sSf -g --max-time 2 \
 			-H 'Host: v6.example.test' "http://$a:8080/.well-known/gateway/health"
 		assert_output OK
 	done
@@ -401,7 +403,9 @@ ping6_home() {
 	peer6_up
 	client6 "$WORK/v6.env" FORWARD_ONLY=1 EXPOSE_HTTPS=127.0.0.1:9445
 	for a in "$C4" "[$C6]"; do
-		run -0 wait_for 50 ip netns exec "${T}i" curl -sS -g --max-time 2 \
+		wait_for 50 ip netns exec "${T}i" curl -s -g --max-time 2 -o /dev/null \
+			"http://$a:8080/" || true
+		run -0 ip netns exec "${T}i" curl -sS -g --max-time 2 \
 			-H 'Host: v6.example.test' "http://$a:8080/"
 		assert_output --partial "home=app-h1 peer=127.0.0.1 "
 		run -0 ip netns exec "${T}i" curl -sS -g -k --max-time 2 "https://$a:8443/"
