@@ -106,6 +106,10 @@ PORTS=
 PUBLIC_HOST=
 VETH_POOL=198.18.0.0/16
 TUNNEL_POOL=198.19.0.0/16
+# The links' IPv6 addresses: a /48 (by default a random unique local one,
+# RFC 4193, picked by setup or the first make gateway and kept in
+# gateway.conf), one /64 a link from its index (v6_addrs).
+IPV6_POOL=
 FWMARK=0x4c47
 TABLE=4747
 HTTP_PORT=80
@@ -182,6 +186,7 @@ conf_load() {
 		PUBLIC_HOST) PUBLIC_HOST=$value ;;
 		VETH_POOL) VETH_POOL=$value ;;
 		TUNNEL_POOL) TUNNEL_POOL=$value ;;
+		IPV6_POOL) IPV6_POOL=$value ;;
 		FWMARK) FWMARK=$value ;;
 		TABLE) TABLE=$value ;;
 		HTTP_PORT) HTTP_PORT=$value ;;
@@ -235,6 +240,7 @@ conf_check() {
 	fi
 	pool_check "$VETH_POOL" VETH_POOL
 	pool_check "$TUNNEL_POOL" TUNNEL_POOL
+	pool6_check
 	case $FWMARK in
 	0x[0-9a-f]* | [1-9]*) ;;
 	*) die "bad FWMARK '$FWMARK'" ;;
@@ -289,6 +295,28 @@ conf_check() {
 	*[!0-9,]* | ,* | *, | *,,*) die "bad PUBLISH_RESERVED '$PUBLISH_RESERVED': ports, comma-separated" ;;
 	esac
 	[ ${#PUBLISH_RESERVED} -le 300 ] || die "bad PUBLISH_RESERVED: at most 50 ports"
+}
+
+# pool6_check: IPV6_POOL is empty (none yet) or a /48 written as three
+# hex groups of 1-4 digits, none of them 0 and none with a leading 0
+# (fd12:3456:789a::/48): the links' addresses are then built by appending
+# groups (v6_addrs), and come out in the canonical form (RFC 5952) that
+# ip and nft print, with no run of zeros before the link's own group.
+pool6_check() {
+	local g rest
+	[ -n "$IPV6_POOL" ] || return 0
+	case $IPV6_POOL in
+	*::/48) rest=${IPV6_POOL%::/48}: ;;
+	*) die "bad IPV6_POOL '$IPV6_POOL': a /48 like fd12:3456:789a::/48" ;;
+	esac
+	for _ in 1 2 3; do
+		g=${rest%%:*}
+		case $g in
+		'' | *[!0-9a-f]* | 0* | ?????*) die "bad IPV6_POOL '$IPV6_POOL': three groups of 1-4 lower-case hex digits, none 0 or with a leading 0, then ::/48" ;;
+		esac
+		rest=${rest#*:}
+	done
+	[ -z "$rest" ] || die "bad IPV6_POOL '$IPV6_POOL': three groups, then ::/48"
 }
 
 # duration_secs NAME VALUE: the seconds of VALUE, a duration as make

@@ -54,6 +54,9 @@ static const struct field fields[] = {
 	NUM("PREV_UNTIL", prev_until, 0, 1UL << 40, 0, "0"),
 	/* Raw ports (README, "Raw ports"): canonical, "" none. */
 	STR("PUBLISH", NULL, F_PUBLISH, publish, 0, ""),
+	/* 1 once the home said it speaks IPv6 (add --ipv6): its IPv6
+	 * visitors then reach it over the link's IPv6 tunnel address. */
+	NUM("HOME6", home6, 0, 1, 0, "0"),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

@@ -6,12 +6,16 @@
  *   link NAME up=0|1 lower=0|1 oper=up|down|lowerlayerdown|unknown|other
  *        mtu=N
  *   addr NAME A.B.C.D/LEN
+ *   addr NAME IPV6/LEN  (global scope only: no link-local fe80::)
  *   route default via A.B.C.D dev NAME
+ *   route default via IPV6 dev NAME
  *   forward 0|1
+ *   forward6 0|1
  *   conntrack N         (connections tracked, when conntrack is loaded)
- *   nft LINE            (each line of "nft list table ip TABLE")
+ *   nft LINE            (each line of "nft list table inet TABLE")
  *
  * read from rtnetlink, /proc/sys/net/ipv4/ip_forward,
+ * /proc/sys/net/ipv6/conf/all/forwarding (when the kernel has IPv6),
  * /proc/sys/net/netfilter/nf_conntrack_count (per namespace: the
  * connections nginx has open to the link, and the probes') and libnftables. A
  * namespace that does not exist gets no file. Exit: 0 ok, 1 failed,
@@ -58,8 +62,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: nsstate OUT_DIR TABLE NS...\n"
 		   "Writes OUT_DIR/n.NS for each link namespace NS: its links,\n"
-		   "IPv4 addresses, default route, forwarding and the nftables\n"
-		   "table ip TABLE (see the comment at the top of nsstate.c).\n"
+		   "addresses, default routes, forwarding and the nftables\n"
+		   "table inet TABLE (see the comment at the top of nsstate.c).\n"
 		   "Exit: 0 ok, 1 failed, 2 usage.\n");
 }
 
@@ -149,13 +153,17 @@ static void on_addr(struct nlmsghdr *h, struct nsinfo *ns, FILE *out)
 	struct ifaddrmsg *ifa = NLMSG_DATA(h);
 	int len = (int)IFA_PAYLOAD(h);
 	struct rtattr *a;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
+	/* IPv4 names its own address IFA_LOCAL; IPv6 only IFA_ADDRESS. */
+	int type = ifa->ifa_family == AF_INET ? IFA_LOCAL : IFA_ADDRESS;
+	unsigned size = ifa->ifa_family == AF_INET ? 4 : 16;
 
-	if (ifa->ifa_family != AF_INET)
+	if (ifa->ifa_family != AF_INET &&
+	    (ifa->ifa_family != AF_INET6 || ifa->ifa_scope != RT_SCOPE_UNIVERSE))
 		return;
 	for (a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == IFA_LOCAL && RTA_PAYLOAD(a) == 4 &&
-		    inet_ntop(AF_INET, RTA_DATA(a), ip, sizeof(ip)))
+		if (a->rta_type == type && RTA_PAYLOAD(a) == size &&
+		    inet_ntop(ifa->ifa_family, RTA_DATA(a), ip, sizeof(ip)))
 			fprintf(out, "addr %s %s/%u\n",
 				if_name(ns, (int)ifa->ifa_index), ip,
 				ifa->ifa_prefixlen);
@@ -166,15 +174,17 @@ static void on_route(struct nlmsghdr *h, struct nsinfo *ns, FILE *out)
 	struct rtmsg *rt = NLMSG_DATA(h);
 	int len = (int)RTM_PAYLOAD(h);
 	struct rtattr *a;
-	char gw[INET_ADDRSTRLEN] = "";
+	char gw[INET6_ADDRSTRLEN] = "";
+	unsigned size = rt->rtm_family == AF_INET ? 4 : 16;
 	int oif = 0;
 
-	if (rt->rtm_family != AF_INET || rt->rtm_dst_len != 0 ||
-	    rt->rtm_table != RT_TABLE_MAIN || rt->rtm_type != RTN_UNICAST)
+	if ((rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6) ||
+	    rt->rtm_dst_len != 0 || rt->rtm_table != RT_TABLE_MAIN ||
+	    rt->rtm_type != RTN_UNICAST)
 		return;
 	for (a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == 4)
-			inet_ntop(AF_INET, RTA_DATA(a), gw, sizeof(gw));
+		if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == size)
+			inet_ntop(rt->rtm_family, RTA_DATA(a), gw, sizeof(gw));
 		else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == 4)
 			memcpy(&oif, RTA_DATA(a), 4);
 	}
@@ -191,7 +201,7 @@ static void nft_table(const char *table, FILE *out)
 
 	if (!ctx)
 		return;
-	snprintf(cmdline, sizeof(cmdline), "list table ip %s", table);
+	snprintf(cmdline, sizeof(cmdline), "list table inet %s", table);
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	if (nft_run_cmd_from_buffer(ctx, cmdline) == 0) {
@@ -237,7 +247,7 @@ static int ns_read(const char *ns_name, const char *table, FILE *out)
 {
 	char path[PATH_MAX];
 	struct nsinfo ns = { .n = 0 };
-	int nsfd, fd, fwd;
+	int nsfd, fd, fwd, ipv6;
 	char v[8] = "";
 
 	snprintf(path, sizeof(path), "/run/netns/%s", ns_name);
@@ -249,12 +259,15 @@ static int ns_read(const char *ns_name, const char *table, FILE *out)
 		return -1;
 	}
 	close(nsfd);
+	ipv6 = access("/proc/net/if_inet6", F_OK) == 0;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -1;
 	if (dump(fd, RTM_GETLINK, AF_UNSPEC, &ns, out, on_link) < 0 ||
 	    dump(fd, RTM_GETADDR, AF_INET, &ns, out, on_addr) < 0 ||
-	    dump(fd, RTM_GETROUTE, AF_INET, &ns, out, on_route) < 0) {
+	    dump(fd, RTM_GETROUTE, AF_INET, &ns, out, on_route) < 0 ||
+	    (ipv6 && (dump(fd, RTM_GETADDR, AF_INET6, &ns, out, on_addr) < 0 ||
+		      dump(fd, RTM_GETROUTE, AF_INET6, &ns, out, on_route) < 0))) {
 		close(fd);
 		return -1;
 	}
@@ -264,6 +277,12 @@ static int ns_read(const char *ns_name, const char *table, FILE *out)
 	if (fwd >= 0) {
 		if (read(fwd, v, sizeof(v) - 1) > 0)
 			fprintf(out, "forward %c\n", v[0]);
+		close(fwd);
+	}
+	fwd = open("/proc/sys/net/ipv6/conf/all/forwarding", O_RDONLY | O_CLOEXEC);
+	if (fwd >= 0) {
+		if (read(fwd, v, sizeof(v) - 1) > 0)
+			fprintf(out, "forward6 %c\n", v[0]);
 		close(fwd);
 	}
 	conntrack_count(out);

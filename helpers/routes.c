@@ -5,12 +5,15 @@
  *
  * A route file is one line "link_INDEX ADDRESS:443 WILDCARD\n": the
  * upstream block for :80, the link side of the veth for :443, 1 when the
- * link also serves every name under its own. Its values are checked here
+ * link also serves every name under its own; a link whose home speaks
+ * IPv6 (record HOME6=1) has a fourth field, " [ADDRESS6]:443", the link
+ * side of the veth's IPv6, where nginx sends its IPv6 visitors. Its values are checked here
  * and written as given (the record helper derives them from the index);
  * routes.js does no arithmetic on them. */
 #include "common.h"
 #include "linkrec.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -30,16 +33,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: routes write DIR NAME INDEX ADDRESS WILDCARD\n"
+		"usage: routes write DIR NAME INDEX ADDRESS WILDCARD [ADDRESS6]\n"
 		"       routes remove DIR NAME\n"
 		"       routes sync DIR\n"
 		"       routes upstreams VETH_POOL MAX FILE\n"
 		"\n"
 		"write      writes DIR/NAME: \"link_INDEX ADDRESS:443 WILDCARD\"\n"
 		"           (INDEX 1-65535, ADDRESS an IPv4 address, WILDCARD 0\n"
-		"           or 1), replaced by rename\n"
+		"           or 1), with \" [ADDRESS6]:443\" when ADDRESS6 (an\n"
+		"           IPv6 address, canonical) is given; replaced by rename\n"
 		"remove     removes DIR/NAME (no error when it is absent)\n"
-		"sync       reads lines \"NAME INDEX ADDRESS WILDCARD\" on stdin,\n"
+		"sync       reads lines \"NAME INDEX ADDRESS WILDCARD [ADDRESS6]\"\n"
+		"           on stdin,\n"
 		"           writes each route that differs and removes every\n"
 		"           other route file in DIR\n"
 		"upstreams  writes FILE with nginx upstream blocks link_1 to\n"
@@ -53,9 +58,10 @@ static void usage(FILE *f)
  * Returns NULL, or what is wrong. */
 static const char *route_line(const char *name, const char *index,
 			      const char *addr, const char *wildcard,
-			      char *out, size_t n)
+			      const char *addr6, char *out, size_t n)
 {
-	char norm[HOST_MAX + 1];
+	char norm[HOST_MAX + 1], v6[INET6_ADDRSTRLEN + 8] = "";
+	unsigned char bin[16];
 	unsigned long idx, wild;
 
 	if (host_check(name, strlen(name), norm) || strcmp(norm, name))
@@ -66,8 +72,18 @@ static const char *route_line(const char *name, const char *index,
 		return "bad address";
 	if (parse_ulong(wildcard, 0, 1, &wild))
 		return "bad wildcard flag (0 or 1)";
-	if ((size_t)snprintf(out, n, "link_%lu %s:443 %lu\n", idx, addr,
-			     wild) >= n)
+	if (addr6) {
+		/* Canonical (what inet_ntop prints back), so a route file
+		 * compares equal to the one it replaces. */
+		if (strlen(addr6) >= INET6_ADDRSTRLEN ||
+		    inet_pton(AF_INET6, addr6, bin) != 1 ||
+		    !inet_ntop(AF_INET6, bin, v6 + 2, INET6_ADDRSTRLEN) ||
+		    strcmp(v6 + 2, addr6))
+			return "bad IPv6 address";
+		snprintf(v6, sizeof(v6), " [%s]:443", addr6);
+	}
+	if ((size_t)snprintf(out, n, "link_%lu %s:443 %lu%s\n", idx, addr,
+			     wild, v6) >= n)
 		return "route too long";
 	return NULL;
 }
@@ -132,10 +148,10 @@ static int route_same(const char *dir, const char *name, const char *data)
 }
 
 static int cmd_write(const char *dir, const char *name, const char *index,
-		     const char *addr, const char *wildcard)
+		     const char *addr, const char *wildcard, const char *addr6)
 {
 	char line[128], shown[72];
-	const char *why = route_line(name, index, addr, wildcard, line,
+	const char *why = route_line(name, index, addr, wildcard, addr6, line,
 				     sizeof(line));
 
 	if (why)
@@ -179,7 +195,7 @@ static int cmd_sync(const char *dir)
 	struct dirent *e;
 
 	while (fgets(line, sizeof(line), stdin)) {
-		char *f[5], *save = NULL, *p = line;
+		char *f[6], *save = NULL, *p = line;
 		const char *why;
 		int k = 0;
 
@@ -189,17 +205,18 @@ static int cmd_sync(const char *dir)
 			return EXIT_REFUSED;
 		}
 		line[strcspn(line, "\n")] = '\0';
-		while (k < 5 && (f[k] = strtok_r(p, " ", &save)) != NULL) {
+		while (k < 6 && (f[k] = strtok_r(p, " ", &save)) != NULL) {
 			p = NULL;
 			k++;
 		}
-		if (k != 4) {
-			warnx("line %zu: not NAME INDEX ADDRESS WILDCARD",
+		if (k != 4 && k != 5) {
+			warnx("line %zu: not NAME INDEX ADDRESS WILDCARD [ADDRESS6]",
 			      lineno);
 			bad = 1;
 			continue;
 		}
-		why = route_line(f[0], f[1], f[2], f[3], out, sizeof(out));
+		why = route_line(f[0], f[1], f[2], f[3], k == 5 ? f[4] : NULL,
+				 out, sizeof(out));
 		if (why) {
 			warnx("%s: %s; left out",
 			      printable(f[0], shown, sizeof(shown)), why);
@@ -304,8 +321,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc == 7 && !strcmp(argv[1], "write"))
-		return cmd_write(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "write"))
+		return cmd_write(argv[2], argv[3], argv[4], argv[5], argv[6],
+				 argc == 8 ? argv[7] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "remove"))
 		return cmd_remove(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "sync"))

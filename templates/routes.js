@@ -7,8 +7,10 @@
 // address ("198.18.0.30:443"); "" for a name no link serves or a name that
 // is not a valid host name (nginx then answers 404 or closes).
 //
-// A route file is one line: UPSTREAM ADDRESS:443 WILDCARD, e.g.
-// "link_7 198.18.0.30:443 1". A name is served by its own link, or else by
+// A route file is one line: UPSTREAM ADDRESS:443 WILDCARD [[ADDRESS6]:443],
+// e.g. "link_7 198.18.0.30:443 1"; the fourth field, the link's veth IPv6
+// address, only when its home speaks IPv6 (an IPv6 visitor then goes there,
+// from its own address: routes.bind6). A name is served by its own link, or else by
 // the nearest parent name that has a link, if that link is a wildcard one.
 //
 // The name is folded (lower case, one trailing dot dropped: browsers keep
@@ -26,7 +28,7 @@ const PARENTS_MAX = 8;
 // the last one has a letter.
 const NAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const LAST_HAS_LETTER = /[a-z][a-z0-9-]*$/;
-const ROUTE = /^(link_[1-9][0-9]{0,4}) ([0-9]{1,3}(\.[0-9]{1,3}){3}:443) ([01])\n$/;
+const ROUTE = /^(link_[1-9][0-9]{0,4}) ([0-9]{1,3}(\.[0-9]{1,3}){3}:443) ([01])( \[[0-9a-f:]{2,39}\]:443)?\n$/;
 
 // fold: the host name to look up, or null when it is not a valid one.
 // One regular expression, no split: this runs on every request.
@@ -42,7 +44,8 @@ function fold(name) {
 	return s;
 }
 
-// route: [upstream, address, wildcard] from the route file of one name,
+// route: [upstream, address, wildcard, address6 or ""] from the route file
+// of one name,
 // or null when there is none (or it is not well formed).
 function route(dir, name) {
 	let text;
@@ -52,7 +55,7 @@ function route(dir, name) {
 		return null;
 	}
 	const m = ROUTE.exec(text);
-	return m ? [m[1], m[2], m[4] === '1'] : null;
+	return m ? [m[1], m[2], m[4] === '1', m[5] ? m[5].slice(1) : ''] : null;
 }
 
 function lookup(dir, host) {
@@ -86,10 +89,28 @@ function http(r) {
 // stream: js_set $link_stream routes.stream; only read by proxy_pass,
 // after ssl_preread has read the SNI (a directive of an earlier phase,
 // like limit_conn, would see no name yet).
+// An IPv6 visitor goes to the link's IPv6 address when it has one.
 function stream(s) {
 	const found = lookup(s.variables.link_routes,
 			     s.variables.ssl_preread_server_name);
-	return found ? found[1] : '';
+	if (!found)
+		return '';
+	if (found[3] && s.variables.remote_addr.indexOf(':') >= 0)
+		return found[3];
+	return found[1];
+}
+
+// bind6: js_set $link_bind6 routes.bind6 (stream), read only for an IPv6
+// visitor (a map gives an IPv4 visitor its own address): the address
+// proxy_bind makes the source of the connection to the link, the
+// visitor's own when the link has an IPv6 address (routes.stream sends it
+// there), else "" (nginx's own veth address: an IPv6 source cannot reach
+// the link's IPv4). nginx evaluates proxy_bind before proxy_pass, after
+// ssl_preread, so the name is read here too.
+function bind6(s) {
+	const found = lookup(s.variables.link_routes,
+			     s.variables.ssl_preread_server_name);
+	return found && found[3] ? s.variables.remote_addr : '';
 }
 
 // visitor: js_set $link_visitor6 routes.visitor (http and stream), read
@@ -116,4 +137,4 @@ function visitor(r) {
 	return g.slice(0, 4).join(':');
 }
 
-export default { http, stream, fold, visitor };
+export default { http, stream, bind6, fold, visitor };

@@ -235,8 +235,8 @@ damaged() {
 	local ns=${GWPREFIX}n1
 	damaged MTU ip -n "$ns" link set "${GWPREFIX}w1" mtu 1300
 	damaged forwarding ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0
-	damaged firewall ip netns exec "$ns" nft delete table ip "${GWPREFIX}link"
-	damaged firewall ip netns exec "$ns" nft insert rule ip "${GWPREFIX}link" input accept
+	damaged firewall ip netns exec "$ns" nft delete table inet "${GWPREFIX}link"
+	damaged firewall ip netns exec "$ns" nft insert rule inet "${GWPREFIX}link" input accept
 	damaged "default route" ip -n "$ns" route del default
 }
 

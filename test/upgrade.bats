@@ -50,7 +50,7 @@ setup() {
 	assert_line VETH_LINK=198.18.0.6
 }
 
-@test "after the upgrade, make gateway keeps every link running, repairing only the MTU the old code lost, the firewall's new cap and wireguard-go's stand-in" {
+@test "after the upgrade, make gateway keeps every link running, repairing only the MTU the old code lost, the firewall's new table, wireguard-go's stand-in and the link's new IPv6 addresses" {
 	local pids
 	pids=$(link_wg_pids | sort)
 	run -0 gw start
@@ -60,9 +60,12 @@ setup() {
 	# link's firewall gained the connection cap (ct count) since. Its
 	# wireguard-go made its own interface in the host and moved it: the
 	# host has no stand-in of that name yet, which its next start needs
-	# (tun_make).
-	assert_line --regexp '^linkgate: repairing old1\.example\.test: stand-in, (MTU, )?firewall$'
-	assert_line --regexp '^linkgate: repairing old2\.example\.test: stand-in, (MTU, )?firewall$'
+	# (tun_make). The link gets its IPv6 addresses, route and
+	# forwarding, its peer the IPv6 tunnel address, and its firewall
+	# (an inet table now) the IPv6 rules.
+	local v6='host veth IPv6 address, link veth IPv6 address, tunnel IPv6 address, IPv6 default route, IPv6 forwarding, peer'
+	assert_line --regexp "^linkgate: repairing old1\\.example\\.test: stand-in, (MTU, )?$v6, firewall\$"
+	assert_line --regexp "^linkgate: repairing old2\\.example\\.test: stand-in, (MTU, )?$v6, firewall\$"
 	assert_equal "$(link_wg_pids | sort)" "$pids"
 	run -0 ip -n "${GWPREFIX}n1" -o link show "${GWPREFIX}w1"
 	# wireguard-go's interface: a multiple of 16 (tun_mtu).

@@ -2,9 +2,14 @@
 """A tiny home app for the tests: answers every request on HTTP and HTTPS
 with who it is, the TCP peer it saw and the forwarding headers it got
 (GET /big-header/N: also a response header X-Big of N bytes);
-a POST also with the length and SHA-256 of the body it read."""
+a POST also with the length and SHA-256 of the body it read.
+
+usage: echo.py ADDR[,ADDR...] LABEL CERT KEY [HTTP_PORT HTTPS_PORT]
+An ADDR with a ':' is IPv6 ("::" is every IPv6 address), served on an
+IPv6-only socket, so "0.0.0.0,::" listens on both families."""
 import hashlib
 import http.server
+import socket
 import socketserver
 import ssl
 import sys
@@ -45,18 +50,32 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        # Only IPv6: an IPv4 listener may hold the same port.
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 def main():
-    addr, label, cert, key = sys.argv[1:5]
+    addrs, label, cert, key = sys.argv[1:5]
     http_port, https_port = (int(p) for p in (sys.argv[5:7] or (8080, 8443)))
-    plain = Server((addr, http_port), Handler)
-    tls = Server((addr, https_port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-    plain.label = tls.label = label
-    threading.Thread(target=tls.serve_forever, daemon=True).start()
+    servers = []
+    for addr in addrs.split(","):
+        kind = Server6 if ":" in addr else Server
+        plain = kind((addr, http_port), Handler)
+        tls = kind((addr, https_port), Handler)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        plain.label = tls.label = label
+        servers += [plain, tls]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)
-    plain.serve_forever()
+    servers[0].serve_forever()
 
 
 main()

@@ -152,18 +152,22 @@ inns() {
 	ip netns exec "$T$ns" "$@"
 }
 
-# home_peer HOME N PRIVKEY GWPUB ENDPOINT CLIENT_ADDR: a plain WireGuard
-# peer at home, with the policy rule that sends replies from the tunnel
-# address back into the tunnel.
+# home_peer HOME N PRIVKEY GWPUB ENDPOINT CLIENT_ADDR [CLIENT6]: a plain
+# WireGuard peer at home, with the policy rule that sends replies from the
+# tunnel address back into the tunnel; with CLIENT6 (the link's IPv6
+# tunnel address) the same for IPv6.
 home_peer() {
 	local ns=$T$1 wg=${T}c$2 table=$((200 + $2))
 	ip netns exec "$ns" wireguard-go "$wg" >/dev/null 2>&1
 	ip netns exec "$ns" wg set "$wg" private-key "$3" peer "$4" \
-		allowed-ips 0.0.0.0/0 endpoint "$5" persistent-keepalive 1
+		allowed-ips 0.0.0.0/0,::/0 endpoint "$5" persistent-keepalive 1
 	ip -n "$ns" addr add "$6/32" dev "$wg"
+	[ -z "${7:-}" ] || ip -n "$ns" addr add "$7/128" dev "$wg" nodad
 	ip -n "$ns" link set "$wg" mtu 1380 up
 	ip -n "$ns" rule add from "$6" lookup "$table"
 	ip -n "$ns" route add default dev "$wg" table "$table"
+	[ -z "${7:-}" ] || ip -n "$ns" -6 rule add from "$7" lookup "$table"
+	[ -z "${7:-}" ] || ip -n "$ns" -6 route add default dev "$wg" table "$table"
 }
 
 # home_reconnect HOME N: what the link client does when its ping through
@@ -183,7 +187,7 @@ home_reconnect() {
 		>/dev/null 2>&1 && return 0
 	IFS=$'\t' read -r peer endpoint < <(ip netns exec "$ns" wg show "$wg" endpoints)
 	ip netns exec "$ns" wg set "$wg" peer "$peer" remove
-	ip netns exec "$ns" wg set "$wg" peer "$peer" allowed-ips 0.0.0.0/0 \
+	ip netns exec "$ns" wg set "$wg" peer "$peer" allowed-ips 0.0.0.0/0,::/0 \
 		endpoint "$endpoint" persistent-keepalive 1
 }
 
@@ -195,8 +199,8 @@ home_visit() {
 	visit "${@:3}"
 }
 
-# echo_app HOME ADDR LABEL [HTTP_PORT HTTPS_PORT]: the echo app on ADDR,
-# by default on 8080 and 8443.
+# echo_app HOME ADDR[,ADDR...] LABEL [HTTP_PORT HTTPS_PORT]: the echo app
+# on each ADDR (IPv4 or IPv6), by default on 8080 and 8443.
 echo_app() {
 	[ -f "$WORK/app.crt" ] || openssl req -x509 -newkey ec \
 		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -283,15 +287,19 @@ ssh_as() {
 }
 
 
-# link_home NAME HOME N: adds link N at the gateway (as root), brings up
-# its peer and an echo app at HOME.
+# link_home NAME HOME N [ADD OPTION...]: adds link N at the gateway (as
+# root, with the options: --ipv6), brings up its peer and an echo app at
+# HOME. An answer with IPv6 (8 or 9 fields: CLIENT6 after the MTU) gives
+# the peer and the app the IPv6 tunnel address too.
 link_home() {
+	local f client6=''
 	umask 077
 	wg genkey >"$WORK/c$3.key"
-	gw add "$1" "$(wg pubkey <"$WORK/c$3.key")" >"$WORK/add$3.out"
-	IFS=$'\t' read -r _ gwpub endpoint client _ _ <"$WORK/add$3.out"
-	home_peer "$2" "$3" "$WORK/c$3.key" "$gwpub" "$endpoint" "$client"
-	echo_app "$2" "$client" "$1"
+	gw add "$1" "$(wg pubkey <"$WORK/c$3.key")" "${@:4}" >"$WORK/add$3.out"
+	IFS=$'\t' read -r -a f <"$WORK/add$3.out"
+	[ "${#f[@]}" -lt 8 ] || client6=${f[6]}
+	home_peer "$2" "$3" "$WORK/c$3.key" "${f[1]}" "${f[2]}" "${f[3]}" ${client6:+"$client6"}
+	echo_app "$2" "${f[3]}${client6:+,$client6}" "$1"
 }
 
 # nginx_t: nginx -t on the gateway's live configuration.

@@ -8,7 +8,7 @@ TEST(a_route_line_holds_the_upstream_the_address_and_the_flag)
 {
 	char out[128];
 
-	check(!route_line("app.example.com", "7", "198.18.0.30", "1", out,
+	check(!route_line("app.example.com", "7", "198.18.0.30", "1", NULL, out,
 			  sizeof(out)));
 	check(!strcmp(out, "link_7 198.18.0.30:443 1\n"));
 }
@@ -17,20 +17,47 @@ TEST(bad_route_fields_are_refused)
 {
 	char out[128];
 
-	check(route_line("../x", "7", "198.18.0.30", "0", out, sizeof(out)));
-	check(route_line("App.example.com", "7", "198.18.0.30", "0", out,
+	check(route_line("../x", "7", "198.18.0.30", "0", NULL, out, sizeof(out)));
+	check(route_line("App.example.com", "7", "198.18.0.30", "0", NULL, out,
 			 sizeof(out)));
-	check(route_line("a.example.com", "0", "198.18.0.30", "0", out,
+	check(route_line("a.example.com", "0", "198.18.0.30", "0", NULL, out,
 			 sizeof(out)));
-	check(route_line("a.example.com", "65536", "198.18.0.30", "0", out,
+	check(route_line("a.example.com", "65536", "198.18.0.30", "0", NULL, out,
 			 sizeof(out)));
-	check(route_line("a.example.com", "7x", "198.18.0.30", "0", out,
+	check(route_line("a.example.com", "7x", "198.18.0.30", "0", NULL, out,
 			 sizeof(out)));
-	check(route_line("a.example.com", "7", "198.18.0.300", "0", out,
+	check(route_line("a.example.com", "7", "198.18.0.300", "0", NULL, out,
 			 sizeof(out)));
-	check(route_line("a.example.com", "7", "198.18.0.030", "0", out,
+	check(route_line("a.example.com", "7", "198.18.0.030", "0", NULL, out,
 			 sizeof(out)));
-	check(route_line("a.example.com", "7", "198.18.0.30", "2", out,
+	check(route_line("a.example.com", "7", "198.18.0.30", "2", NULL, out,
+			 sizeof(out)));
+}
+
+TEST(a_link_whose_home_speaks_ipv6_has_its_ipv6_address_in_the_route)
+{
+	char out[128];
+
+	check(!route_line("app.example.com", "7", "198.18.0.30", "1",
+			  "fd12:3456:789a:7::2", out, sizeof(out)));
+	check(!strcmp(out, "link_7 198.18.0.30:443 1 [fd12:3456:789a:7::2]:443\n"));
+}
+
+TEST(a_bad_or_non_canonical_ipv6_route_address_is_refused)
+{
+	char out[128];
+
+	check(route_line("a.example.com", "7", "198.18.0.30", "0",
+			 "fd12:3456:789a:7:0::2", out, sizeof(out)));
+	check(route_line("a.example.com", "7", "198.18.0.30", "0",
+			 "FD12::2", out, sizeof(out)));
+	check(route_line("a.example.com", "7", "198.18.0.30", "0",
+			 "[fd12::2]", out, sizeof(out)));
+	check(route_line("a.example.com", "7", "198.18.0.30", "0",
+			 "fe80::1%eth0", out, sizeof(out)));
+	check(route_line("a.example.com", "7", "198.18.0.30", "0",
+			 "198.18.0.30", out, sizeof(out)));
+	check(route_line("a.example.com", "7", "198.18.0.30", "0", "", out,
 			 sizeof(out)));
 }
 
@@ -99,7 +126,7 @@ TEST(a_253_character_name_gets_its_route)
 	name[63] = name[127] = name[191] = '.';
 	name[253] = '\0';
 	check(mkdtemp(dir) != NULL);
-	check(!route_line(name, "1", "198.18.0.6", "0", out, sizeof(out)));
+	check(!route_line(name, "1", "198.18.0.6", "0", NULL, out, sizeof(out)));
 	check(!route_put(dir, name, out));
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	check(access(path, R_OK) == 0);
@@ -111,6 +138,8 @@ int main(void)
 {
 	run(a_route_line_holds_the_upstream_the_address_and_the_flag);
 	run(bad_route_fields_are_refused);
+	run(a_link_whose_home_speaks_ipv6_has_its_ipv6_address_in_the_route);
+	run(a_bad_or_non_canonical_ipv6_route_address_is_refused);
 	run(the_upstream_address_is_the_link_end_of_the_index_s_veth);
 	run(a_route_is_replaced_whole_and_compared);
 	run(a_route_file_of_another_mode_differs);
