@@ -550,7 +550,7 @@ evil_rotate() {
 	assert_line "GATEWAY_LINK_WG_PUBKEY=$(cut -f2 "$WORK/evil-answer")"
 }
 
-@test "make rotate refuses 9 fields, other IPv6 addresses, or none for a .env that has them, and keeps the new key" {
+@test "make rotate refuses 9 fields or other IPv6 addresses, and keeps the new key" {
 	evil_answer "$C6" "$G6"
 	run -0 evil_add
 	cp "$OUT/evil.example.test.env" "$OUT/before"
@@ -562,9 +562,16 @@ evil_rotate() {
 	run -1 evil_rotate
 	assert_output --partial "the gateway sent other tunnel addresses (198.19.7.2, 198.19.7.1, fd99:1:2:8::1:2, fd99:1:2:8::1:1)"
 	[ -f "$OUT/evil.example.test.env.newkey" ]
-	rm -f "$OUT"/evil.example.test.env.*
-	evil_answer
-	run -1 evil_rotate
-	assert_output --partial "the gateway sent other tunnel addresses"
 	cmp "$OUT/before" "$OUT/evil.example.test.env"
+}
+
+@test "a rotation's answer without the IPv6 pair (the link has no IPv6 at the gateway any more) drops it from the .env, and says so" {
+	evil_answer "$C6" "$G6"
+	run -0 evil_add
+	evil_answer
+	run -0 evil_rotate
+	assert_output --partial "the gateway gives the link no IPv6 tunnel addresses: restart the link client"
+	run -1 grep ADDRESS6 "$OUT/evil.example.test.env"
+	run -0 grep -c -E '^(LINK_CLIENT_ADDRESS|EXPOSE)=' "$OUT/evil.example.test.env"
+	assert_output 2
 }
