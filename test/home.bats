@@ -274,6 +274,9 @@ caddys_of() {
 @test "when its wireguard-go dies the client exits 1, for its supervisor to restart it" {
 	env_with
 	client_bg "$OUT/client.log" KEEPALIVE=1
+	# Caddy has bound its addresses: its own exit would not be the test's.
+	addr=$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$OUT/test.env")
+	wait_for 100 ip netns exec "${T}h1" curl -s -o /dev/null --max-time 1 "http://$addr:8080/"
 	pid=$(pgrep -xf "wireguard-go $IFNAME")
 	kill -9 "$pid"
 	rc=0
