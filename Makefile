@@ -109,7 +109,7 @@ revoke:
 # The home side: create, remove and list links over ssh.
 # Variables reach bin/link in the environment, never pasted into a shell
 # line: GATEWAY FQDN EXPOSE MTU WILDCARD REPLACE FORMAT INLINE FORCE
-# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW EXPIRES PUBLISH.
+# SSH_KEY KNOWN_HOSTS SSH_OPTS LINK_DIR ALLOW EXPIRES PUBLISH IPV6.
 link: all
 	bin/link -- "$$GATEWAY" "$$FQDN" "$$EXPOSE"
 

@@ -185,3 +185,88 @@ hostport_join() {
 	*) echo "$1:$2" ;;
 	esac
 }
+
+# IP6_HEX_AWK: an awk function, hex6(ADDRESS): an IPv6 address written
+# with hex groups only (no dotted quad) as 32 lower-case hex digits.
+IP6_HEX_AWK='
+function hex6(s,   left, right, i, k, nl, nr, l, r, out) {
+	s = tolower(s); left = s; right = ""
+	i = index(s, "::")
+	if (i) { left = substr(s, 1, i - 1); right = substr(s, i + 2) }
+	nl = left == "" ? 0 : split(left, l, ":")
+	nr = right == "" ? 0 : split(right, r, ":")
+	out = ""
+	for (k = 1; k <= nl; k++) out = out substr("0000", 1, 4 - length(l[k])) l[k]
+	for (k = nl + nr; k < 8; k++) out = out "0000"
+	for (k = 1; k <= nr; k++) out = out substr("0000", 1, 4 - length(r[k])) r[k]
+	return out
+}'
+
+# ip6_hex ADDRESS: the address as 32 hex digits (hex6 above).
+ip6_hex() {
+	echo "$1" | awk "$IP6_HEX_AWK"'{ print hex6($0) }'
+}
+
+# tunnel6_pair_check CLIENT6 GATEWAY6: the two IPv6 tunnel addresses of
+# one link as a gateway hands them out: each in routemap ip6's canonical
+# form (no prefix length), a unique local address (fc00::/7, RFC 4193:
+# the gateway's IPV6_POOL; a global address would shadow that host for
+# the home, as private_check keeps IPv4 ones in private ranges), the two
+# different and in one /126.
+tunnel6_pair_check() {
+	local a c g
+	for a in "$1" "$2"; do
+		[ "$("$BUILD/routemap" ip6 --public "$a" 2>/dev/null)" = "$a" ] || return 1
+		case $a in f[cd]*) ;; *) return 1 ;; esac
+	done
+	[ "$1" != "$2" ] || return 1
+	c=$(ip6_hex "$1")
+	g=$(ip6_hex "$2")
+	# 31 hex digits alike; of the last, the top two bits.
+	[ "${c%?}" = "${g%?}" ] || return 1
+	awk -v a="${c#"${c%?}"}" -v b="${g#"${g%?}"}" 'BEGIN {
+		h = "0123456789abcdef"
+		exit int((index(h, a) - 1) / 4) != int((index(h, b) - 1) / 4)
+	}'
+}
+
+# address6_taken ADDRESS: address_taken for an IPv6 address (canonical):
+# an address of one of the home's interfaces, or inside a route of any
+# table; routes shorter than /8 do not count (the internet at large:
+# ::/0, 2000::/3, a full-tunnel VPN's ::/1 and 8000::/1).
+address6_taken() {
+	local a
+	a=$(ip6_hex "$1")
+	LC_ALL=C ip -6 -o addr show 2>/dev/null | awk -v a="$1" '
+		{ split($4, p, "/"); if (p[1] == a) { found = 1; exit } }
+		END { exit found ? 0 : 1 }' && return 0
+	LC_ALL=C ip -6 -o route show table all 2>/dev/null | awk -v a="$a" "$IP6_HEX_AWK"'
+		{
+			i = 1
+			if ($1 ~ /^(unicast|local|broadcast|anycast|multicast|blackhole|unreachable|prohibit|throw|nat)$/) i = 2
+			dst = $i
+			if (dst == "default" || dst == "::/0") next
+			len = 128
+			if (index(dst, "/")) { len = substr(dst, index(dst, "/") + 1) + 0; dst = substr(dst, 1, index(dst, "/") - 1) }
+			if (dst !~ /^[0-9a-f:]+$/ || len < 8) next
+			d = hex6(dst)
+			n = int(len / 4)
+			if (substr(d, 1, n) != substr(a, 1, n)) next
+			if (len % 4) {
+				h = "0123456789abcdef"
+				s = 2 ^ (4 - len % 4)
+				if (int((index(h, substr(d, n + 1, 1)) - 1) / s) != int((index(h, substr(a, n + 1, 1)) - 1) / s)) next
+			}
+			found = 1
+			exit
+		}
+		END { exit found ? 0 : 1 }'
+}
+
+# ipv6_here: whether this machine speaks IPv6: the kernel has it
+# (/proc/net/if_inet6) and it is not switched off for every interface
+# (net.ipv6.conf.all.disable_ipv6=1, which new interfaces take too).
+ipv6_here() {
+	[ -e /proc/net/if_inet6 ] || return 1
+	[ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null)" != 1 ]
+}

@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
 # The link client at home, run natively from the .env that make link wrote:
 # WireGuard, Caddy (internal CA here; ACME is the end-to-end suite's), basic
-# auth, FORWARD_ONLY with and without PROXY protocol, wildcards, signals.
+# auth, FORWARD_ONLY with and without PROXY protocol, wildcards, signals;
+# a link with IPv6 tunnel addresses, against a plain WireGuard peer
+# (${T}p6 in ${T}i) standing in for a gateway with IPv6.
 #
 #   visitor ── ${T}i bridge ── ${T}g gateway (nginx, sshd, link namespaces)
-#                           ├── ${T}h1 home1: apps on 127.0.0.1, clients
+#   ${T}p6 (peer6_up)       ├── ${T}h1 home1: apps on 127.0.0.1, clients
 #                           └── ${T}h2 home2: the wildcard link's client
 
 setup_file() {
@@ -308,4 +310,187 @@ wildcard_https() {
 	run -2 "$REPO/client/link-client" --frob
 	run -0 ip -n "${T}h1" -o link show
 	refute_output --partial " lk"
+}
+
+# --- a link with IPv6 tunnel addresses ----------------------------------
+
+C4=198.19.250.2 G4=198.19.250.1 C6=fd99:1:2:7::1:2 G6=fd99:1:2:7::1:1
+IF6=lk250x2 TABLE6=84002
+
+# peer6_up: a WireGuard peer in the internet namespace standing in for a
+# link's end at a gateway with IPv6 (${T}p6: G4 and G6, port 47900,
+# allowed IPs C4/32 and C6/128), and $WORK/v6.env, the .env make link
+# writes from such a gateway's answer (8 fields). Once per file.
+peer6_up() {
+	[ -f "$WORK/v6.env" ] && return 0
+	(umask 077 && wg genkey >"$WORK/p6.key" && wg genkey >"$WORK/h6.key")
+	ip netns exec "${T}i" wireguard-go "${T}p6" >/dev/null 2>&1
+	ip netns exec "${T}i" wg set "${T}p6" listen-port 47900 private-key "$WORK/p6.key" \
+		peer "$(wg pubkey <"$WORK/h6.key")" allowed-ips "$C4/32,$C6/128"
+	ip -n "${T}i" addr add "$G4/32" dev "${T}p6"
+	ip -n "${T}i" addr add "$G6/128" dev "${T}p6" nodad
+	ip -n "${T}i" link set "${T}p6" up
+	ip -n "${T}i" route add "$C4/32" dev "${T}p6"
+	ip -n "${T}i" -6 route add "$C6/128" dev "${T}p6"
+	printf '%s\n' LINK_DOMAIN=v6.example.test EXPOSE=127.0.0.1:9080 \
+		"GATEWAY_CLIENT_WG_PRIVKEY=$(cat "$WORK/h6.key")" \
+		"GATEWAY_LINK_WG_PUBKEY=$(wg pubkey <"$WORK/p6.key")" \
+		"GATEWAY_ENDPOINT=$VISITOR:47900" "LINK_CLIENT_ADDRESS=$C4" \
+		"LINK_GATEWAY_ADDRESS=$G4" "LINK_CLIENT_ADDRESS6=$C6" \
+		"LINK_GATEWAY_ADDRESS6=$G6" LINK_MTU=1380 LINK_WILDCARD=0 >"$WORK/v6.env"
+}
+
+# client6 ENV [VAR=value...]: the link client at home1 from ENV in the
+# background (pid in client-v6.pid), until it serves.
+client6() {
+	local env=$1
+	shift
+	ip netns exec "${T}h1" env DATA_DIR="$WORK/data-v6" "$@" \
+		"$REPO/client/link-client" --env-file "$env" >"$WORK/client-v6.log" 2>&1 &
+	echo $! >"$WORK/client-v6.pid"
+	wait_for 100 grep -qE 'caddy serving|forwarding :8080' "$WORK/client-v6.log" ||
+		{ cat "$WORK/client-v6.log" >&2; false; }
+}
+
+# client6_stop: SIGTERM to client6's client, until it is gone.
+client6_stop() {
+	local pid
+	pid=$(cat "$WORK/client-v6.pid")
+	kill -TERM "$pid"
+	wait_for 50 bash -c "! kill -0 $pid 2>/dev/null"
+	rm -f "$WORK/client-v6.pid"
+}
+
+# ping6_home: the peer's ping to the home's IPv6 tunnel address.
+ping6_home() {
+	ip netns exec "${T}i" ping -6 -n -q -c 1 -W 1 "$C6" >/dev/null 2>&1
+}
+
+@test "with IPv6 tunnel addresses the client adds its IPv6 address, route and rule, and the peer's ping6 reaches it through the tunnel" {
+	peer6_up
+	run -1 ping6_home
+	client6 "$WORK/v6.env" FORWARD_ONLY=1
+	run -0 ip -n "${T}h1" -6 -o addr show dev "$IF6"
+	assert_output --partial "inet6 $C6/128 scope global"
+	run -0 ip -n "${T}h1" -6 route show table "$TABLE6"
+	assert_output --regexp "^default dev $IF6 "
+	run -0 ip -n "${T}h1" -6 rule show
+	assert_line --regexp "^[0-9]+:"$'\t'"from $C6 lookup $TABLE6\$"
+	run -0 ip netns exec "${T}h1" wg show "$IF6" allowed-ips
+	assert_output --regexp $'\t0\\.0\\.0\\.0/0 ::/0$'
+	run -0 wait_for 50 ping6_home
+	run -0 grep -F "wireguard $IF6 up: $C4 and $C6," "$WORK/client-v6.log"
+	client6_stop
+}
+
+@test "Caddy answers on both tunnel addresses" {
+	peer6_up
+	client6 "$WORK/v6.env" TLS_INTERNAL=1
+	for a in "$C4" "[$C6]"; do
+		wait_for 50 ip netns exec "${T}i" curl -sf -g --max-time 2 -o /dev/null \
+			"http://$a:8080/" || true
+		run -0 ip netns exec "${T}i" curl -sSf -g --max-time 2 \
+			-H 'Host: v6.example.test' "http://$a:8080/.well-known/gateway/health"
+		assert_output OK
+	done
+	run -0 ip netns exec "${T}i" curl -sS -k --max-time 5 \
+		--resolve "v6.example.test:8443:[$C6]" https://v6.example.test:8443/
+	assert_output --partial "home=app-h1 peer=127.0.0.1 xff=$G6 host=v6.example.test"
+	client6_stop
+}
+
+@test "FORWARD_ONLY's nginx forwards from both tunnel addresses" {
+	peer6_up
+	client6 "$WORK/v6.env" FORWARD_ONLY=1 EXPOSE_HTTPS=127.0.0.1:9445
+	for a in "$C4" "[$C6]"; do
+		wait_for 50 ip netns exec "${T}i" curl -s -g --max-time 2 -o /dev/null \
+			"http://$a:8080/" || true
+		run -0 ip netns exec "${T}i" curl -sS -g --max-time 2 \
+			-H 'Host: v6.example.test' "http://$a:8080/"
+		assert_output --partial "home=app-h1 peer=127.0.0.1 "
+		run -0 ip netns exec "${T}i" curl -sS -g -k --max-time 2 "https://$a:8443/"
+		assert_output "tlsapp peer=127.0.0.1"
+	done
+	client6_stop
+}
+
+@test "SIGTERM removes the IPv6 address, route and rule with the interface" {
+	peer6_up
+	client6 "$WORK/v6.env" FORWARD_ONLY=1
+	run -0 ip -n "${T}h1" -6 rule show
+	assert_output --partial "from $C6 lookup $TABLE6"
+	client6_stop
+	run -0 ip -n "${T}h1" -6 rule show
+	refute_output --partial "$C6"
+	run -0 ip -n "${T}h1" -6 route show table "$TABLE6"
+	assert_output ""
+	run -0 ip -n "${T}h1" -6 -o addr show
+	refute_output --partial "$C6"
+	run -1 ip -n "${T}h1" link show "$IF6"
+}
+
+@test "after kill -9 the next client removes the IPv6 rule and route left behind and makes one of each" {
+	peer6_up
+	client6 "$WORK/v6.env" FORWARD_ONLY=1
+	kill -9 "$(cat "$WORK/client-v6.pid")"
+	run -0 ip -n "${T}h1" -6 rule show
+	assert_output --partial "from $C6 lookup $TABLE6"
+	client6 "$WORK/v6.env" FORWARD_ONLY=1
+	run -0 grep -F "removing $IF6, left by an earlier run" "$WORK/client-v6.log"
+	assert_equal "$(ip -n "${T}h1" -6 rule show | grep -c "from $C6 lookup $TABLE6\$")" 1
+	assert_equal "$(ip -n "${T}h1" -6 route show table "$TABLE6" | grep -c '^default ')" 1
+	run -0 wait_for 50 ping6_home
+	client6_stop
+}
+
+@test "an old .env without IPv6 keys makes no IPv6 address, route or rule, and its peer gets 0.0.0.0/0 only" {
+	peer6_up
+	grep -v '^LINK_[A-Z]*_ADDRESS6=' "$WORK/v6.env" >"$WORK/v4.env"
+	client6 "$WORK/v4.env" FORWARD_ONLY=1
+	run -0 ip netns exec "${T}h1" wg show "$IF6" allowed-ips
+	assert_output --regexp $'\t0\\.0\\.0\\.0/0$'
+	run -0 ip -n "${T}h1" -6 -o addr show dev "$IF6"
+	refute_output --partial "scope global"
+	run -0 ip -n "${T}h1" -6 route show table "$TABLE6"
+	assert_output ""
+	run -0 ip -n "${T}h1" rule show
+	assert_output --partial "from $C4 lookup $TABLE6"
+	run -0 ip -n "${T}h1" -6 rule show
+	refute_output --partial "lookup $TABLE6"
+	run -1 ping6_home
+	client6_stop
+}
+
+@test "a .env with one IPv6 key, or IPv6 addresses that are not one link's pair, is refused before anything is made" {
+	peer6_up
+	bad() {
+		grep -v '^LINK_[A-Z]*_ADDRESS6=' "$WORK/v6.env" >"$WORK/bad6.env"
+		printf '%s\n' "$@" >>"$WORK/bad6.env"
+		ip netns exec "${T}h1" "$REPO/client/link-client" --env-file "$WORK/bad6.env"
+	}
+	run -1 bad "LINK_CLIENT_ADDRESS6=$C6"
+	assert_output "link-client: LINK_CLIENT_ADDRESS6 and LINK_GATEWAY_ADDRESS6 go together: set both or neither"
+	run -1 bad "LINK_GATEWAY_ADDRESS6=$G6"
+	assert_output --partial "go together"
+	for pair in fd99:1:2:7::1:2/fd99:1:2:7::2:1 fd99:1:2:7::1:4/fd99:1:2:7::1:3 \
+		2001:db8::2/2001:db8::1 FD99:1:2:7::1:2/fd99:1:2:7::1:1 "$C6/$C6" \
+		"$C6/126/$G6" fe80::2/fe80::1 ::ffff:10.0.0.2/::ffff:10.0.0.1; do
+		run -1 bad "LINK_CLIENT_ADDRESS6=${pair%/*}" "LINK_GATEWAY_ADDRESS6=${pair##*/}"
+		assert_output --partial "are not one link's IPv6 pair"
+	done
+	run -0 ip -n "${T}h1" -o link show
+	refute_output --partial " lk"
+}
+
+@test "where IPv6 is off, a client with IPv6 tunnel addresses stops with a message naming the sysctl and makes nothing" {
+	peer6_up
+	ip netns add "${T}n6"
+	ip netns exec "${T}n6" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	# The control: IPv6 is off there.
+	run -2 ip -n "${T}n6" -6 addr add fd99::1/128 dev lo
+	run -1 ip netns exec "${T}n6" "$REPO/client/link-client" --env-file "$WORK/v6.env"
+	ip netns del "${T}n6"
+	assert_output --partial "link-client: cannot add the link's IPv6 address $C6: IPv6 is switched off here"
+	assert_output --partial "net.ipv6.conf.all.disable_ipv6=0"
+	refute_output --partial "wireguard $IF6 up"
 }

@@ -224,6 +224,21 @@ packages() {
 	assert_output --regexp '^serial='
 }
 
+@test "on a compose network without IPv6 the Caddy link's container holds its IPv6 tunnel address (the snippet's sysctl), and an IPv6 visitor reaches the app" {
+	local c6
+	c6=$(sed -n 's/^LINK_CLIENT_ADDRESS6=//p' "$WORK/h1/$A.env")
+	[ -n "$c6" ]
+	run -0 grep -Fx '      - net.ipv6.conf.all.disable_ipv6=0' "$WORK/snippet-a"
+	# The control: the app's container, without that sysctl, has IPv6 off.
+	run -0 dk h1 exec "$(cid app)" cat /proc/sys/net/ipv6/conf/all/disable_ipv6
+	assert_output 1
+	run -0 dk h1 exec "$(cid "$WORK/snippet-a")" ip -6 -o addr show
+	assert_output --partial "inet6 $c6/128"
+	run -0 within 30 visit_tls6 "$A" -o /dev/null
+	run -0 visit_tls6 "$A"
+	assert_output --regexp "^app peer=172\.30\.77\.[0-9]+ xff=$VISITOR6 host=$A\$"
+}
+
 @test "http to the Caddy link redirects to https" {
 	run -0 ip netns exec "${T}i" curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' \
 		--max-time 5 -H "Host: $A" "http://$GATEWAY/a?b=1"

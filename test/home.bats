@@ -14,11 +14,18 @@ setup_file() {
 	export T GWPREFIX WORK=$BATS_FILE_TMPDIR
 	gateway_up
 	# A gateway that lies: its forced command answers what the test wrote
-	# in evil-answer and logs the request.
+	# in evil-answer (to add and rotate) and logs the request; while
+	# evil-old exists it refuses --ipv6 as a gateway older than IPv6 does.
 	cat >"$WORK/evil-gw" <<-EOF
 	#!/bin/sh
 	echo "\$SSH_ORIGINAL_COMMAND" >>"$WORK/evil-requests"
-	case \$SSH_ORIGINAL_COMMAND in add*) cat "$WORK/evil-answer" ;; esac
+	case \$SSH_ORIGINAL_COMMAND in
+	*' --ipv6'*) if [ -e "$WORK/evil-old" ]; then
+		echo "linkgate: refused: unknown option '--ipv6'" >&2
+		exit 1
+	fi ;;
+	esac
+	case \$SSH_ORIGINAL_COMMAND in add* | rotate*) cat "$WORK/evil-answer" ;; esac
 	EOF
 	chmod 0755 "$WORK/evil-gw"
 	ssh-keygen -q -t ed25519 -N '' -C evil -f "$WORK/evil"
@@ -41,6 +48,7 @@ setup() {
 	OUT=$BATS_TEST_TMPDIR/out
 	mkdir -p "$OUT"
 	: >"$WORK/evil-requests"
+	rm -f "$WORK/evil-old"
 }
 
 # evil_link CLIENT GATEWAY [VAR=value...]: make link against the lying
@@ -266,6 +274,9 @@ caddys_of() {
 @test "when its wireguard-go dies the client exits 1, for its supervisor to restart it" {
 	env_with
 	client_bg "$OUT/client.log" KEEPALIVE=1
+	# Caddy has bound its addresses: its own exit would not be the test's.
+	addr=$(sed -n 's/^LINK_CLIENT_ADDRESS=//p' "$OUT/test.env")
+	wait_for 100 ip netns exec "${T}h1" curl -s -o /dev/null --max-time 1 "http://$addr:8080/"
 	pid=$(pgrep -xf "wireguard-go $IFNAME")
 	kill -9 "$pid"
 	rc=0
@@ -364,4 +375,206 @@ link_in_out() {
 	done
 	assert_output --partial "link-client: wireguard-go could not make ${T}dup"
 	run -1 ip -n "${T}h1" link show "${T}dup"
+}
+
+# --- IPv6 tunnel addresses -----------------------------------------------
+
+C6=fd99:1:2:7::1:2 G6=fd99:1:2:7::1:1
+
+# evil_answer FIELD...: the lying gateway's next answer: ok, a fresh
+# gateway key, its endpoint, the tunnel pair 198.19.7.2/.1, MTU 1380,
+# then FIELDs (IPv6 pair, raw ports), tab-separated.
+evil_answer() {
+	local IFS=$'\t'
+	printf 'ok\t%s\t%s\t198.19.7.2\t198.19.7.1\t1380%s\n' "$(wg genkey | wg pubkey)" \
+		"$GATEWAY:47050" "${*:+$'\t'$*}" >"$WORK/evil-answer"
+}
+
+# evil_add [VAR=value...] [-- OPTIONS]: make link against the lying
+# gateway from home1, files into $OUT.
+evil_add() {
+	local vars=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "${vars[@]}" "$REPO/bin/link" \
+		"root@$GATEWAY" evil.example.test 127.0.0.1:9080 "$@"
+}
+
+@test "make link sends --ipv6 from a home with IPv6 and writes an 8-field answer's IPv6 pair into the .env" {
+	evil_answer "$C6" "$G6"
+	run -0 evil_add
+	run -0 cat "$WORK/evil-requests"
+	assert_line --regexp '^add evil\.example\.test [A-Za-z0-9+/=]{44} --mtu 1380 --ipv6$'
+	run -0 cat "$OUT/evil.example.test.env"
+	assert_line LINK_CLIENT_ADDRESS=198.19.7.2
+	assert_line "LINK_CLIENT_ADDRESS6=$C6"
+	assert_line "LINK_GATEWAY_ADDRESS6=$G6"
+}
+
+@test "a 9-field answer gives the .env the IPv6 pair and the raw ports" {
+	evil_answer "$C6" "$G6" tcp:2222:22
+	run -0 evil_add
+	run -0 cat "$OUT/evil.example.test.env"
+	assert_line "LINK_CLIENT_ADDRESS6=$C6"
+	assert_line "LINK_GATEWAY_ADDRESS6=$G6"
+	assert_line LINK_PUBLISH=tcp:2222:22
+}
+
+@test "a 6-field answer to --ipv6 (a gateway without IPv6) gives a .env without IPv6 keys, and says so" {
+	evil_answer
+	run -0 evil_add
+	assert_output --partial "the gateway gave the link no IPv6 tunnel addresses"
+	run -1 grep ADDRESS6 "$OUT/evil.example.test.env"
+	run -0 grep -c ^LINK_CLIENT_ADDRESS= "$OUT/evil.example.test.env"
+	assert_output 1
+}
+
+@test "make link refuses IPv6 tunnel addresses that are not two canonical addresses of one /126 in fc00::/7, and writes nothing" {
+	local pair n=0
+	for pair in fd99:1:2:7::1:2/fd99:1:2:7::2:1 fd99:1:2:7::1:4/fd99:1:2:7::1:3 \
+		"$C6/$C6" 2001:db8::2/2001:db8::1 FD99:1:2:7::1:2/fd99:1:2:7::1:1 \
+		fd99:1:2:7:0:0:1:2/fd99:1:2:7::1:1 "$C6/126/$G6" fe80::2/fe80::1 \
+		::ffff:10.0.0.2/::ffff:10.0.0.1 ::2/::1 ff02::2/ff02::1 \
+		'fd99::1:2;id/fd99::1:1' '[fd99::1:2]/fd99::1:1' 'fd99::1:2%eth0/fd99::1:1' \
+		198.19.8.2/198.19.8.1; do
+		evil_answer "${pair%/*}" "${pair##*/}"
+		run -1 evil_add
+		assert_output --partial "the gateway sent bad IPv6 tunnel addresses"
+		n=$((n + 1))
+	done
+	[ "$n" -eq 15 ]
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
+@test "make link refuses an IPv6 tunnel address the home already uses, on its LAN or in a route" {
+	evil_answer fd77::6 fd77::5
+	run -1 evil_add
+	assert_output --partial "the gateway sent tunnel address fd77::6, which this machine already uses"
+	ip -n "${T}h1" -6 route add fd99:1::/32 dev lo table 3002
+	evil_answer "$C6" "$G6"
+	run -1 evil_add
+	ip -n "${T}h1" -6 route flush table 3002
+	assert_output --partial "the gateway sent tunnel address $C6, which this machine already uses"
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
+@test "an older gateway's refusal of --ipv6 is answered by asking once more without it" {
+	touch "$WORK/evil-old"
+	evil_answer
+	run -0 evil_add
+	assert_output --partial "the gateway does not know --ipv6 (an older version)"
+	run -0 cat "$WORK/evil-requests"
+	assert_line --index 0 --regexp ' --ipv6$'
+	assert_line --index 1 --regexp '^add evil\.example\.test [A-Za-z0-9+/=]{44} --mtu 1380$'
+	[ "${#lines[@]}" -eq 2 ]
+	run -1 grep ADDRESS6 "$OUT/evil.example.test.env"
+}
+
+@test "a refusal of --ipv6 answered with IPv6 fields all the same is refused" {
+	touch "$WORK/evil-old"
+	evil_answer "$C6" "$G6"
+	run -1 evil_add
+	assert_output --partial "the gateway sent IPv6 tunnel addresses, not asked for"
+	run -0 find "$OUT" -mindepth 1
+	assert_output ""
+}
+
+@test "IPV6=0 and --no-ipv6 send no --ipv6, and IPv6 fields not asked for are refused" {
+	evil_answer
+	run -0 evil_add IPV6=0
+	run -0 evil_add FORCE=1 -- --no-ipv6
+	run -0 cat "$WORK/evil-requests"
+	assert_equal "${#lines[@]}" 2
+	refute_output --regexp ' --ipv6( |$)'
+	rm -f "$OUT"/*
+	evil_answer "$C6" "$G6"
+	run -1 evil_add IPV6=0
+	assert_output --partial "the gateway sent IPv6 tunnel addresses, not asked for (no --ipv6)"
+	run -1 evil_add IPV6=2
+	assert_output --partial "bad flag value '2'"
+}
+
+@test "a home whose IPv6 is switched off sends no --ipv6, and says why" {
+	evil_answer
+	ip netns exec "${T}h2" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	run ip netns exec "${T}h2" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" LINK_DIR="$OUT" "$REPO/bin/link" \
+		"root@$GATEWAY" evil.example.test 127.0.0.1:9080
+	ip netns exec "${T}h2" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+	ip -n "${T}h2" addr add fd77::4/64 dev eth0 nodad 2>/dev/null || true
+	assert_equal "$status" 0
+	assert_output --partial "this machine has no IPv6"
+	run -0 cat "$WORK/evil-requests"
+	assert_line --regexp '^add evil\.example\.test '
+	refute_output --regexp ' --ipv6( |$)'
+}
+
+@test "the wg-quick file and the snippet of a link with IPv6 carry both families and the sysctl the container needs" {
+	evil_answer
+	run -0 evil_add FORMAT=wg-quick
+	run -0 cat "$OUT"/lg7x2.conf
+	assert_line 'Address = 198.19.7.2/32'
+	assert_line 'AllowedIPs = 0.0.0.0/0'
+	refute_output --partial 'ip -6'
+	run -0 evil_add FORMAT=wg-quick FORCE=1
+	refute_output --partial sysctls
+	evil_answer "$C6" "$G6"
+	run -0 --separate-stderr evil_add FORMAT=wg-quick FORCE=1
+	assert_line '    sysctls:'
+	assert_line '      - net.ipv6.conf.all.disable_ipv6=0'
+	run -0 cat "$OUT"/lg7x2.conf
+	assert_line "Address = 198.19.7.2/32, $C6/128"
+	assert_line 'AllowedIPs = 0.0.0.0/0, ::/0'
+	table=$(sed -n 's/^Table = //p' "$OUT"/lg7x2.conf)
+	assert_line "PostUp = ip -6 rule add from $C6 lookup $table"
+	assert_line "PostDown = ip -6 rule del from $C6 lookup $table"
+	assert_line "PostUp = ip rule add from 198.19.7.2 lookup $table"
+}
+
+# evil_rotate: make rotate of evil.example.test's .env in $OUT against the
+# lying gateway.
+evil_rotate() {
+	ip netns exec "${T}h1" env SSH_KEY="$WORK/evil" KNOWN_HOSTS="$WORK/known_hosts" \
+		SSH_OPTS="-o LogLevel=ERROR" "$REPO/bin/link" --rotate \
+		"root@$GATEWAY" evil.example.test --dir "$OUT"
+}
+
+@test "make rotate takes an 8-field answer with the .env's IPv6 pair and keeps it" {
+	evil_answer "$C6" "$G6"
+	run -0 evil_add
+	evil_answer "$C6" "$G6"
+	run -0 evil_rotate
+	assert_output --partial "wrote $OUT/evil.example.test.env (new keys"
+	run -0 cat "$OUT/evil.example.test.env"
+	assert_line "LINK_CLIENT_ADDRESS6=$C6"
+	assert_line "GATEWAY_LINK_WG_PUBKEY=$(cut -f2 "$WORK/evil-answer")"
+}
+
+@test "make rotate refuses 9 fields or other IPv6 addresses, and keeps the new key" {
+	evil_answer "$C6" "$G6"
+	run -0 evil_add
+	cp "$OUT/evil.example.test.env" "$OUT/before"
+	evil_answer "$C6" "$G6" tcp:2222:22
+	run -1 evil_rotate
+	assert_output --partial "the gateway's answer is not understood"
+	rm -f "$OUT"/evil.example.test.env.*
+	evil_answer fd99:1:2:8::1:2 fd99:1:2:8::1:1
+	run -1 evil_rotate
+	assert_output --partial "the gateway sent other tunnel addresses (198.19.7.2, 198.19.7.1, fd99:1:2:8::1:2, fd99:1:2:8::1:1)"
+	[ -f "$OUT/evil.example.test.env.newkey" ]
+	cmp "$OUT/before" "$OUT/evil.example.test.env"
+}
+
+@test "a rotation's answer without the IPv6 pair (the link has no IPv6 at the gateway any more) drops it from the .env, and says so" {
+	evil_answer "$C6" "$G6"
+	run -0 evil_add
+	evil_answer
+	run -0 evil_rotate
+	assert_output --partial "the gateway gives the link no IPv6 tunnel addresses: restart the link client"
+	run -1 grep ADDRESS6 "$OUT/evil.example.test.env"
+	run -0 grep -c -E '^(LINK_CLIENT_ADDRESS|EXPOSE)=' "$OUT/evil.example.test.env"
+	assert_output 2
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # make link from home over real ssh to a namespace-hosted gateway: the
-# .env file, the compose snippet, the wg-quick file, and bad input.
+# .env file (with the IPv6 tunnel pair of a gateway with IPv6), the
+# compose snippet, the wg-quick file, and bad input.
 #
 #   visitor ── ${T}i bridge ── ${T}g gateway (nginx, sshd, link namespaces)
 #                           └── ${T}h1 home: make link, wg-quick, echo app
@@ -314,4 +315,28 @@ make_link() {
 	run -0 gw_make setup 'PUBLIC_HOST=[FD77::2]'
 	run -0 grep ^PUBLIC_HOST= "$WORK/root/etc/linkgate/gateway.conf"
 	assert_output PUBLIC_HOST=fd77::2
+}
+
+@test "make link against a gateway with IPv6 gives a .env with the IPv6 tunnel pair, and the home answers ping6 through the tunnel from the link namespace" {
+	local c6 g6 idx ns
+	run -0 make_link FQDN=p6.example.test EXPOSE=127.0.0.1:9080
+	run -0 grep -c -E '^LINK_(CLIENT|GATEWAY)_ADDRESS6=fd' "$OUT/p6.example.test.env"
+	assert_output 2
+	c6=$(sed -n 's/^LINK_CLIENT_ADDRESS6=//p' "$OUT/p6.example.test.env")
+	g6=$(sed -n 's/^LINK_GATEWAY_ADDRESS6=//p' "$OUT/p6.example.test.env")
+	idx=$("$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/p6.example.test" INDEX)
+	ns=${GWPREFIX}n$idx
+	# The control: the link namespace holds the gateway's end, and no
+	# home answers yet.
+	run -0 ip -n "$ns" -6 -o addr show
+	assert_output --partial "inet6 $g6/"
+	run -1 ip netns exec "$ns" ping -6 -n -c 1 -W 1 "$c6"
+	ip netns exec "${T}h1" env DATA_DIR="$OUT/data" FORWARD_ONLY=1 \
+		"$REPO/client/link-client" --env-file "$OUT/p6.example.test.env" \
+		>"$WORK/client6.log" 2>&1 &
+	echo $! >"$WORK/client6.pid"
+	run -0 wait_for 100 ip netns exec "$ns" ping -6 -n -q -c 1 -W 1 "$c6"
+	run -0 ip netns exec "${T}h1" make -s -C "$REPO" unlink FQDN=p6.example.test \
+		"GATEWAY=root@$GATEWAY" SSH_KEY="$WORK/alice" \
+		KNOWN_HOSTS="$WORK/known_hosts" SSH_OPTS="-o LogLevel=ERROR"
 }
