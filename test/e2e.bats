@@ -167,16 +167,10 @@ gone() {
 	[ "$status" -eq 35 ] || [ "$status" -eq 56 ]
 }
 
-# veth_gateway NAME: the gateway's end of NAME's veth (where nginx
-# connects from when it cannot bind the visitor's address).
-veth_gateway() {
-	"$HELPERS/record" get "$WORK/root/var/lib/linkgate/links/$1" VETH_GATEWAY_ADDR
-}
-
-@test "an IPv6 visitor gets the Caddy link's certificate and its app over :443, with the gateway's veth address as the peer" {
+@test "an IPv6 visitor gets the Caddy link's certificate and its app over :443, and the home sees its own IPv6 address as the peer" {
 	run -0 visit_tls6 app1.example.test
-	assert_output "home=h1 peer=127.0.0.1 xff=$(veth_gateway app1.example.test) host=app1.example.test"
-	run -0 grep -c "$(veth_gateway app1.example.test)" "$WORK/app-h1/access.log"
+	assert_output "home=h1 peer=127.0.0.1 xff=$VISITOR6 host=app1.example.test"
+	run -0 grep -c "$VISITOR6" "$WORK/app-h1/access.log"
 }
 
 @test "an IPv6 visitor on :80 gets the Caddy link's redirect and its health path" {
@@ -194,11 +188,11 @@ veth_gateway() {
 	assert_output "home=h2 peer=127.0.0.1 xff=$VISITOR6 host=fwd2.example.test"
 }
 
-@test "an IPv6 visitor's TLS stream through a FORWARD_ONLY link reaches its home's TLS app" {
+@test "an IPv6 visitor's TLS stream through a FORWARD_ONLY link reaches its home's TLS app, which learns the visitor's IPv6 address from PROXY protocol" {
 	run -0 visit6 fwd2.example.test https
 	assert_output "home=h2 tls peer=127.0.0.1"
 	run -0 visit6 fwd1.example.test https
-	assert_output "home=h1 tls pp=$(veth_gateway fwd1.example.test) peer=127.0.0.1"
+	assert_output "home=h1 tls pp=$VISITOR6 peer=127.0.0.1"
 }
 
 @test "an unknown host over IPv6 gets 404 on :80 and a closed connection on :443" {
@@ -231,7 +225,7 @@ veth_gateway() {
 	home_client h1 app6.example.test KEEPALIVE=2
 	wait_for 300 visit_tls6 app6.example.test -o /dev/null
 	run -0 visit_tls6 app6.example.test
-	assert_output --partial "home=h1 peer=127.0.0.1 xff=$(veth_gateway app6.example.test) host=app6.example.test"
+	assert_output --partial "home=h1 peer=127.0.0.1 xff=$VISITOR6 host=app6.example.test"
 	run -0 ip netns exec "${T}i" openssl s_client -connect "[$GATEWAY6]:443" \
 		-servername app6.example.test </dev/null
 	run -0 openssl x509 -noout -issuer <<<"$output"
