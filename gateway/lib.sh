@@ -297,7 +297,8 @@ conf_check() {
 	[ ${#PUBLISH_RESERVED} -le 300 ] || die "bad PUBLISH_RESERVED: at most 50 ports"
 }
 
-# pool6_check: IPV6_POOL is empty (none yet) or a /48 written as three
+# pool6_check: IPV6_POOL is empty (none yet) or a unique local /48
+# (fc00::/7, its first group of four digits) written as three
 # hex groups of 1-4 digits, none of them 0 and none with a leading 0
 # (fd12:3456:789a::/48): the links' addresses are then built by appending
 # groups (v6_addrs), and come out in the canonical form (RFC 5952) that
@@ -317,6 +318,12 @@ pool6_check() {
 		rest=${rest#*:}
 	done
 	[ -z "$rest" ] || die "bad IPV6_POOL '$IPV6_POOL': three groups, then ::/48"
+	# Unique local (fc00::/7, RFC 4193): a home refuses any other tunnel
+	# address (it would hide a real host of that address from the home).
+	case $IPV6_POOL in
+	f[cd][0-9a-f][0-9a-f]:*) ;;
+	*) die "bad IPV6_POOL '$IPV6_POOL': a unique local /48 (fc00::/7: fdXX:XXXX:XXXX::/48)" ;;
+	esac
 }
 
 # duration_secs NAME VALUE: the seconds of VALUE, a duration as make

@@ -145,7 +145,7 @@ pool() {
 	local conf=$WORK/root/etc/linkgate/gateway.conf pool bad
 	cp "$conf" "$WORK/conf.good"
 	pool=$(pool)
-	for bad in fd00::/48 fd12:3456:789a::/64 FD12:3456:789A::/48 fd12:0:1::/48 \
+	for bad in fd00::/48 2001:db8:77::/48 fd1:3456:789a::/48 fd12:3456:789a::/64 FD12:3456:789A::/48 fd12:0:1::/48 \
 		fd12:0345:6789::/48 'fd12:3456:789a::/48;x' fd12:3456:789a:1::/48; do
 		sed -i "s|^IPV6_POOL=.*|IPV6_POOL=$bad|" "$conf"
 		run -1 gw start

@@ -45,6 +45,15 @@ field() {
 	"$HELPERS/record" get "$D/links/$1" "$2"
 }
 
+# tunnel_ips: the home's tunnel addresses, as wg show allowed-ips prints
+# the peer that holds them: IPv4, and IPv6 from the gateway's IPV6_POOL
+# and the link's index (whether or not its home speaks IPv6).
+tunnel_ips() {
+	local p
+	p=$(sed -n 's/^IPV6_POOL=\(.*\)::\/48$/\1/p' "$WORK/root/etc/linkgate/gateway.conf")
+	echo "$(field rot.example.test TUNNEL_CLIENT)/32 $p:$(printf %x "$(field rot.example.test INDEX)")::1:2/128"
+}
+
 env_get() {
 	sed -n "s/^$1=//p" "$ENV"
 }
@@ -392,7 +401,7 @@ grace_holds() {
 	assert_equal "$(field rot.example.test CLIENT_KEY)" "$3"
 	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" "$2"
 	run -0 wg show "${GWPREFIX}w$1" allowed-ips
-	assert_line "$2	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_line "$2	$(tunnel_ips)"
 	assert_line "$3	(none)"
 }
 
@@ -416,7 +425,7 @@ grace_holds() {
 	t1=$(date +%s%N)
 	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
 	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
-	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_output "$new_c	$(tunnel_ips)"
 	echo "# replace: served by the new key $(((t1 - t0) / 1000000)) ms after the home took it" >&3
 }
 
@@ -435,7 +444,7 @@ grace_holds() {
 	sighup_env "$new_priv" "$gwk"
 	run -0 wait_for 100 bash -c "[ \"\$(wg show ${GWPREFIX}w$idx peers)\" = '$new_c' ]"
 	run -0 wg show "${GWPREFIX}w$idx" allowed-ips
-	assert_output "$new_c	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_output "$new_c	$(tunnel_ips)"
 	assert_equal "$(field rot.example.test PREV_CLIENT_KEY)" ""
 	run -0 wait_for 50 https_ok
 }
@@ -476,7 +485,7 @@ grace_lapsed() {
 	run -0 gw start
 	assert_output --partial "repairing rot.example.test: peer"
 	run -0 wg show "${GWPREFIX}w$IDX" allowed-ips
-	assert_output "$NEW_C	$(field rot.example.test TUNNEL_CLIENT)/32"
+	assert_output "$NEW_C	$(tunnel_ips)"
 	if wait_for 10 https_ok; then fail "the old key still serves"; fi
 	# A second make gateway finds nothing to repair.
 	run -0 gw start
