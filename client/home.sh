@@ -140,7 +140,8 @@ allow_parse() {
 # brackets ([2001:db8::1]:22; brackets are needed, since an IPv6 address
 # holds colons). Sets HP_HOST (an IPv6 address without brackets, in the
 # canonical form of routemap ip6), HP_PORT (1-65535) and HP_V6 (1 for
-# IPv6); with --public an IPv6 loopback is refused too (routemap ip6
+# IPv6); with --public a loopback or unspecified address is refused too
+# (IPv4 here, IPv6 by routemap ip6
 # --public: a gateway is another machine). On a bad value returns 1 with
 # the reason in HP_WHY. Needs $BUILD/routemap.
 # shellcheck disable=SC2034 # the callers read the HP_ variables
@@ -165,6 +166,13 @@ hostport_parse() {
 		'' | -* | .* | *. | *..* | *[!A-Za-z0-9._-]*) HP_WHY="bad host '$h'"; return 1 ;;
 		esac
 		[ ${#h} -le 253 ] || { HP_WHY="host longer than 253 characters"; return 1; }
+		# As ::1 and :: are refused for IPv6 (routemap ip6 --public).
+		if [ "${2:-}" = --public ]; then
+			case $h in
+			*[!0-9.]*) ;;
+			127.* | 0.0.0.0) HP_WHY="'$h' is a loopback or unspecified address: not one to reach a gateway at"; return 1 ;;
+			esac
+		fi
 		;;
 	*) HP_WHY="'$1' has no :PORT"; return 1 ;;
 	esac

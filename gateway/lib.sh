@@ -362,9 +362,12 @@ endpoint_host_norm() {
 	*\[* | *\]*) echo "brackets go only around an IPv6 address"; return 1 ;;
 	esac
 	case $h in
+	*[!0-9.]*) ;;
 	127.* | 0.0.0.0)
 		echo "a loopback or unspecified address: homes cannot reach it"
 		return 1 ;;
+	esac
+	case $h in
 	*:*)
 		out=$("$BUILD/routemap" ip6 --public "$h" 2>&1) ||
 			{ echo "${out#routemap: bad IPv6 address *: }"; return 1; }
