@@ -116,7 +116,12 @@ evil_endpoint() {
 		case $h in '['*) ep=$h:47050 ;; *:*) ep=[$h]:47050 ;; *) ep=$h:47050 ;; esac
 		# ssh would read the rest of the corpus from stdin.
 		run -1 evil_endpoint "$ep" </dev/null
-		assert_output --partial "link: the gateway sent a bad endpoint '"
+		# An endpoint with a newline is an answer of two lines.
+		case $h in
+		*"
+"*) assert_output --partial "link: the gateway answered more than one line" ;;
+		*) assert_output --partial "link: the gateway sent a bad endpoint '" ;;
+		esac
 		n=$((n + 1))
 	done <"$REPO/test/corpus/bad-endpoints"
 	[ "$n" -ge 25 ]
