@@ -92,7 +92,7 @@ TEST(unknown_keys_are_kept_in_order_and_rewritten)
 	check(!parse(text, &r, &extra, why));
 	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
 	check(!record_format(&r, &extra, &out));
-	check(strstr(out.data, "PREV_UNTIL=0\nPUBLISH=\nFUTURE_B=2\n"
+	check(strstr(out.data, "PUBLISH=\nHOME6=0\nFUTURE_B=2\n"
 			       "FUTURE_A=x y=z\n"
 			       "EMPTY=\n") != NULL);
 	check(!parse(out.data, &again, &extra2, why));
