@@ -161,6 +161,12 @@ route() {
 	cat "$WORK/root/run/linkgate/routes/$1"
 }
 
+# settled NAME: whether NAME's record has no grace period (no
+# PREV_CLIENT_KEY).
+settled() {
+	[ -z "$(field "$1" PREV_CLIENT_KEY)" ]
+}
+
 @test "a link made without --ipv6 keeps serving its IPv6 visitors through the old key during a --replace --ipv6 grace period, across make gateway" {
 	local v=g4.example.test f
 	link_home "$v" h2 3
@@ -199,7 +205,11 @@ route() {
 	ip -n "$ns" -6 rule add from "${f[6]}" lookup 203
 	ip -n "$ns" -6 route add default dev "$wg" table 203
 	echo_app h2 "${f[3]},${f[6]}" "$v"
-	wait_for 100 test -z "$(field "$v" PREV_CLIENT_KEY)"
+	# A handshake now, as the link client's reconnect does (home_reconnect).
+	ip netns exec "$ns" wg set "$wg" peer "${f[1]}" remove
+	ip netns exec "$ns" wg set "$wg" peer "${f[1]}" allowed-ips 0.0.0.0/0,::/0 \
+		endpoint "${f[2]}" persistent-keepalive 1
+	run -0 wait_for 100 settled "$v"
 	assert_equal "$(field "$v" PREV_HOME6)" 0
 	run -0 route "$v"
 	assert_output "link_$(field "$v" INDEX) $(field "$v" VETH_LINK_ADDR):443 0 [${f[6]%:1:2}:2]:443"
