@@ -225,10 +225,10 @@ settled() {
 	run -0 gw add "$v" "$(wg genkey | wg pubkey)" --replace
 	IFS=$'\t' read -r -a f <<<"$output"
 	assert_equal "${#f[@]}" 6
-	assert_equal "$(field "$v" HOME6)" 0
-	assert_equal "$(field "$v" PREV_HOME6)" 1
 	run -0 visit6 "$v" https
 	assert_output --partial "home=$v peer=$VISITOR6 "
+	assert_equal "$(field "$v" HOME6)" 0
+	assert_equal "$(field "$v" PREV_HOME6)" 1
 	run -0 gw start
 	run -0 visit6 "$v" https
 	assert_output --partial "home=$v peer=$VISITOR6 "
