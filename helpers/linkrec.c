@@ -57,6 +57,11 @@ static const struct field fields[] = {
 	/* 1 once the home said it speaks IPv6 (add --ipv6): its IPv6
 	 * visitors then reach it over the link's IPv6 tunnel address. */
 	NUM("HOME6", home6, 0, 1, 0, "0"),
+	/* HOME6 of the home of PREV_CLIENT_KEY, which holds the tunnel
+	 * address in a grace period: its IPv6 visitors' route follows it
+	 * until the new key takes over. 0 (IPv4, which every home answers)
+	 * in a record of an older linkgate. */
+	NUM("PREV_HOME6", prev_home6, 0, 1, 0, "0"),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

@@ -29,6 +29,7 @@ struct record {
 	unsigned long conns;	/* the link's connection cap; 0: LINK_CONNS */
 	unsigned long expires, lifetime, rotated, prev_until;
 	unsigned long home6;	/* 1: the home speaks IPv6 (add --ipv6) */
+	unsigned long prev_home6;	/* home6 of prev_client_key's home */
 	char client_key[WG_KEY_LEN + 1], gateway_key[WG_KEY_LEN + 1];
 	char prev_client_key[WG_KEY_LEN + 1];
 	char veth_gateway[ADDR_MAX], veth_link[ADDR_MAX];

@@ -3,16 +3,20 @@
  * ~1.7 ms each here, and ran 64 at a time: 1,000 homes that just went
  * down took 32 s of 2 s timeouts). Reads lines
  *
- *   NAME<TAB>NS<TAB>ADDRESS
+ *   NAME<TAB>NS<TAB>ADDRESS[<TAB>ADDRESS6]
  *
  * (a link's name, its network namespace under /run/netns, its home's
- * tunnel address) and probes each from inside NS, at most JOBS links at
- * once (of them at most TLS_JOBS in step 2), each step given SECONDS:
+ * tunnel address, and its IPv6 one when the home asked for IPv6) and
+ * probes each from inside NS, at most JOBS links at once (of them at
+ * most TLS_JOBS in step 2), each step given SECONDS:
  *
  * 1. the health path: a TCP connection to ADDRESS:8080 (a socket made in
  *    NS by setns(2); it stays there), "GET /.well-known/gateway/health"
  *    over HTTP/1.1 and its status line. Any HTTP status is an answer (as
  *    for curl without -f); LATENCY is the time to the status line.
+ * 1b. with ADDRESS6, when the health path answered: a TCP connection to
+ *    [ADDRESS6]:8443, where the link's IPv6 visitors on :443 go; one not
+ *    made gives REASON "IPv6: ..." (the TLS step still runs).
  * 2. when that answered, a TLS handshake with ADDRESS:8443 for NAME by
  *    "openssl s_client -servername NAME -verify_hostname NAME", run in
  *    NS (one exec: no nsenter or timeout around it; killed at the
@@ -74,9 +78,11 @@ struct link {
 	char name[HOST_MAX + 1];
 	char ns[NS_NAME_MAX + 1];
 	struct in_addr addr;
+	int has6;
+	struct in6_addr addr6;
 };
 
-enum step { IDLE, CONNECTING, READING, TLS_WAIT, TLS };
+enum step { IDLE, CONNECTING, READING, V6_WAIT, V6_CONNECTING, TLS_WAIT, TLS };
 
 struct slot {
 	enum step step;
@@ -85,6 +91,7 @@ struct slot {
 	pid_t pid;
 	long long start, deadline, answered;
 	int http;
+	char why6[96];	/* why [ADDRESS6]:8443 failed; "" answered */
 	struct buf in;
 };
 
@@ -97,9 +104,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: probe [-t SECONDS] [-j JOBS] [-J TLS_JOBS]\n"
-		"Reads lines NAME<TAB>NS<TAB>ADDRESS and probes each link from\n"
-		"its network namespace /run/netns/NS: its home's health path on\n"
-		"ADDRESS:8080, then a TLS handshake on ADDRESS:8443 for NAME.\n"
+		"Reads lines NAME<TAB>NS<TAB>ADDRESS[<TAB>ADDRESS6] and probes\n"
+		"each link from its network namespace /run/netns/NS: its home's\n"
+		"health path on ADDRESS:8080, a connection to [ADDRESS6]:8443\n"
+		"(with ADDRESS6), then a TLS handshake on ADDRESS:8443 for NAME.\n"
 		"At most JOBS links at once (1-1024, default 64), of them at\n"
 		"most TLS_JOBS in their TLS handshake (1-1024, default 4 a\n"
 		"core), each step given SECONDS (1-60, default 2). One line\n"
@@ -134,7 +142,7 @@ static int ns_valid(const char *s, size_t len)
 /* One input line into l. Returns NULL, or why it is refused. */
 static const char *line_parse(char *line, size_t len, struct link *l)
 {
-	char *t1, *t2, addr[INET_ADDRSTRLEN];
+	char *t1, *t2, *t3, addr[INET6_ADDRSTRLEN];
 	const char *why;
 	size_t n;
 
@@ -154,13 +162,25 @@ static const char *line_parse(char *line, size_t len, struct link *l)
 		return "bad namespace name";
 	memcpy(l->ns, t1 + 1, n);
 	l->ns[n] = '\0';
-	n = len - (size_t)(t2 + 1 - line);
-	if (n == 0 || n >= sizeof(addr))
+	t3 = memchr(t2 + 1, '\t', len - (size_t)(t2 + 1 - line));
+	n = (size_t)((t3 ? t3 : line + len) - (t2 + 1));
+	if (n == 0 || n >= INET_ADDRSTRLEN)
 		return "bad IPv4 address";
 	memcpy(addr, t2 + 1, n);
 	addr[n] = '\0';
 	if (inet_pton(AF_INET, addr, &l->addr) != 1)
 		return "bad IPv4 address";
+	l->has6 = 0;
+	if (!t3)
+		return NULL;
+	n = len - (size_t)(t3 + 1 - line);
+	if (n == 0 || n >= sizeof(addr))
+		return "bad IPv6 address";
+	memcpy(addr, t3 + 1, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET6, addr, &l->addr6) != 1)
+		return "bad IPv6 address";
+	l->has6 = 1;
 	return NULL;
 }
 
@@ -224,9 +244,10 @@ static int ns_open(const char *ns)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-/* A non-blocking TCP socket made inside the namespace NS, back in ours
+/* A non-blocking TCP socket of family (AF_INET or AF_INET6) made inside
+ * the namespace NS, back in ours
  * (home, our own namespace) after. Returns it, or -1 with errno set. */
-static int socket_in(const char *ns, int home)
+static int socket_in(const char *ns, int home, int family)
 {
 	int nsfd, fd, saved;
 
@@ -239,7 +260,7 @@ static int socket_in(const char *ns, int home)
 		errno = saved;
 		return -1;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	saved = errno;
 	close(nsfd);
 	if (setns(home, CLONE_NEWNET) < 0)
@@ -315,7 +336,7 @@ static void slot_end(struct slot *s, const char *reason, FILE *out)
 	long long mono = now_ns(CLOCK_MONOTONIC);
 
 	fprintf(out, "%s\t%lld\t%lld\t%s\t", s->l->name,
-		end - (mono - s->start), end, reason ? reason : "");
+		end - (mono - s->start), end, reason ? reason : s->why6);
 	if (s->http) {
 		fprintf(out, "%d\t%lld.%03lld\t", s->http,
 			(s->answered - s->start) / 1000000000LL,
@@ -356,7 +377,7 @@ static void http_start(struct slot *s, const struct link *l, int home,
 	s->l = l;
 	s->start = now_ns(CLOCK_MONOTONIC);
 	s->deadline = s->start + (long long)timeout_s * 1000000000LL;
-	s->fd = socket_in(l->ns, home);
+	s->fd = socket_in(l->ns, home, AF_INET);
 	if (s->fd < 0) {
 		snprintf(why, sizeof(why), "health path: namespace %s: %s", l->ns,
 			 strerror(errno));
@@ -374,6 +395,56 @@ static void http_start(struct slot *s, const struct link *l, int home,
 			 errno == ECONNREFUSED ? "connection refused" : strerror(errno));
 		slot_end(s, why, out);
 	}
+}
+
+/* Step 1b ends: e the connection's error (0 made, -1 no answer in time);
+ * the TLS step next. */
+static void v6_end(struct slot *s, int e)
+{
+	if (e < 0)
+		snprintf(s->why6, sizeof(s->why6),
+			 "IPv6: no answer on port %d in %u s", TLS_PORT, timeout_s);
+	else if (e)
+		snprintf(s->why6, sizeof(s->why6), "IPv6: port %d: %s", TLS_PORT,
+			 e == ECONNREFUSED ? "connection refused" : strerror(e));
+	close(s->fd);
+	s->fd = -1;
+	s->step = TLS_WAIT;
+}
+
+/* Step 1b's connection is made (or failed). */
+static void v6_done(struct slot *s)
+{
+	int e = 0;
+	socklen_t el = sizeof(e);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		e = errno;
+	v6_end(s, e);
+}
+
+/* Step 1b: the connection to [ADDRESS6]:8443 of slot s's link; a
+ * failure at once notes why and goes on to the TLS step. */
+static void v6_start(struct slot *s, int home)
+{
+	struct sockaddr_in6 sa;
+
+	s->deadline = now_ns(CLOCK_MONOTONIC) + (long long)timeout_s * 1000000000LL;
+	s->fd = socket_in(s->l->ns, home, AF_INET6);
+	if (s->fd < 0) {
+		snprintf(s->why6, sizeof(s->why6), "IPv6: namespace %s: %s",
+			 s->l->ns, strerror(errno));
+		s->step = TLS_WAIT;
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sin6_family = AF_INET6;
+	sa.sin6_port = htons(TLS_PORT);
+	sa.sin6_addr = s->l->addr6;
+	s->step = V6_CONNECTING;
+	if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    errno != EINPROGRESS)
+		v6_end(s, errno);
 }
 
 /* The connection is made (or failed): sends the request. */
@@ -509,7 +580,7 @@ static void slot_read(struct slot *s, FILE *out)
 	s->answered = now_ns(CLOCK_MONOTONIC);
 	close(s->fd);
 	s->fd = -1;
-	s->step = TLS_WAIT;
+	s->step = s->l->has6 ? V6_WAIT : TLS_WAIT;
 }
 
 /* Raises the soft limit on open files to fit jobs sockets and the TLS
@@ -554,6 +625,9 @@ static void probe_all(const struct link *v, size_t n, unsigned jobs, FILE *out)
 		active = 0;
 		t = now_ns(CLOCK_MONOTONIC);
 		wait_ms = 1000;
+		for (i = 0; i < jobs; i++)
+			if (slots[i].step == V6_WAIT)
+				v6_start(&slots[i], home);
 		for (i = 0; i < jobs && tls_running < tls_jobs; i++)
 			if (slots[i].step == TLS_WAIT)
 				tls_start(&slots[i], out);
@@ -567,13 +641,21 @@ static void probe_all(const struct link *v, size_t n, unsigned jobs, FILE *out)
 				active++;
 				continue;
 			}
+			if (slots[i].deadline <= t && slots[i].step == V6_CONNECTING) {
+				/* On to its TLS step, without a wait in poll. */
+				v6_end(&slots[i], -1);
+				active++;
+				wait_ms = 0;
+				continue;
+			}
 			if (slots[i].deadline <= t) {
 				slot_end(&slots[i], slots[i].step == TLS ? NULL : why, out);
 				continue;
 			}
 			active++;
 			pfd[i].fd = slots[i].fd;
-			pfd[i].events = slots[i].step == CONNECTING ? POLLOUT : POLLIN;
+			pfd[i].events = slots[i].step == CONNECTING ||
+					slots[i].step == V6_CONNECTING ? POLLOUT : POLLIN;
 			if ((slots[i].deadline - t) / 1000000 + 1 < wait_ms)
 				wait_ms = (slots[i].deadline - t) / 1000000 + 1;
 		}
@@ -590,6 +672,8 @@ static void probe_all(const struct link *v, size_t n, unsigned jobs, FILE *out)
 				continue;
 			if (slots[i].step == CONNECTING)
 				http_send(&slots[i], out);
+			else if (slots[i].step == V6_CONNECTING)
+				v6_done(&slots[i]);
 			else
 				slot_read(&slots[i], out);
 		}

@@ -86,31 +86,45 @@ function http(r) {
 	return found ? found[0] : '';
 }
 
-// stream: js_set $link_stream routes.stream; only read by proxy_pass,
-// after ssl_preread has read the SNI (a directive of an earlier phase,
-// like limit_conn, would see no name yet).
-// An IPv6 visitor goes to the link's IPv6 address when it has one.
-function stream(s) {
+// pick: js_set $link_pick routes.pick (stream): the one route lookup of a
+// connection on :443, "ADDRESS" or, for an IPv6 visitor of a link with an
+// IPv6 address, "[ADDRESS6]:443 VISITOR" (where to connect and from which
+// address); "" for no link. Read only through routes.stream and
+// routes.bind6, never by a directive of its own: nginx keeps a js_set
+// variable's value for the rest of the session once read (no "nocache"
+// flag), so both see one version of the route file, even while linkgate
+// replaces it (a home flipping IPv6 on and off). Read after ssl_preread
+// has read the SNI (by proxy_bind, then proxy_pass; a directive of an
+// earlier phase, like limit_conn, would see no name yet and keep "").
+function pick(s) {
 	const found = lookup(s.variables.link_routes,
 			     s.variables.ssl_preread_server_name);
 	if (!found)
 		return '';
-	if (found[3] && s.variables.remote_addr.indexOf(':') >= 0)
-		return found[3];
+	const a = s.variables.remote_addr;
+	if (found[3] && a.indexOf(':') >= 0)
+		return found[3] + ' ' + a;
 	return found[1];
+}
+
+// stream: js_set $link_stream routes.stream; only read by proxy_pass:
+// where the connection goes, from routes.pick.
+function stream(s) {
+	const p = s.variables.link_pick;
+	const i = p.indexOf(' ');
+	return i < 0 ? p : p.slice(0, i);
 }
 
 // bind6: js_set $link_bind6 routes.bind6 (stream), read only for an IPv6
 // visitor (a map gives an IPv4 visitor its own address): the address
 // proxy_bind makes the source of the connection to the link, the
-// visitor's own when the link has an IPv6 address (routes.stream sends it
-// there), else "" (nginx's own veth address: an IPv6 source cannot reach
-// the link's IPv4). nginx evaluates proxy_bind before proxy_pass, after
-// ssl_preread, so the name is read here too.
+// visitor's own when routes.pick sends it to the link's IPv6 address,
+// else "" (nginx's own veth address: an IPv6 source cannot reach the
+// link's IPv4).
 function bind6(s) {
-	const found = lookup(s.variables.link_routes,
-			     s.variables.ssl_preread_server_name);
-	return found && found[3] ? s.variables.remote_addr : '';
+	const p = s.variables.link_pick;
+	const i = p.indexOf(' ');
+	return i < 0 ? '' : p.slice(i + 1);
 }
 
 // visitor: js_set $link_visitor6 routes.visitor (http and stream), read
@@ -137,4 +151,4 @@ function visitor(r) {
 	return g.slice(0, 4).join(':');
 }
 
-export default { http, stream, bind6, fold, visitor };
+export default { http, pick, stream, bind6, fold, visitor };

@@ -155,3 +155,102 @@ pool() {
 	run -0 gw start
 	assert_equal "$(pool)" "$pool"
 }
+
+# route NAME: NAME's route file.
+route() {
+	cat "$WORK/root/run/linkgate/routes/$1"
+}
+
+# settled NAME: whether NAME's record has no grace period (no
+# PREV_CLIENT_KEY).
+settled() {
+	[ -z "$(field "$1" PREV_CLIENT_KEY)" ]
+}
+
+@test "a link made without --ipv6 keeps serving its IPv6 visitors through the old key during a --replace --ipv6 grace period, across make gateway" {
+	local v=g4.example.test f
+	link_home "$v" h2 3
+	# Control: its IPv6 visitors come over IPv4, from the veth address.
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$(field "$v" VETH_GATEWAY_ADDR) "
+	umask 077
+	wg genkey >"$WORK/c4.key"
+	run -0 gw add "$v" "$(wg pubkey <"$WORK/c4.key")" --replace --ipv6
+	echo "$output" >"$WORK/add4.out"
+	IFS=$'\t' read -r -a f <<<"$output"
+	assert_equal "${#f[@]}" 8
+	# The old key (an IPv4-only home) holds the address: IPv4 routes.
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$(field "$v" VETH_GATEWAY_ADDR) "
+	run -0 route "$v"
+	assert_output "link_$(field "$v" INDEX) $(field "$v" VETH_LINK_ADDR):443 0"
+	assert_equal "$(field "$v" HOME6)" 1
+	assert_equal "$(field "$v" PREV_HOME6)" 0
+	run -0 gw start
+	run -0 route "$v"
+	assert_output "link_$(field "$v" INDEX) $(field "$v" VETH_LINK_ADDR):443 0"
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$(field "$v" VETH_GATEWAY_ADDR) "
+}
+
+@test "once the new key of a --replace --ipv6 shakes hands, its IPv6 visitors reach the home from their own address" {
+	local v=g4.example.test ns=${T}h2 wg=${T}c3 f
+	IFS=$'\t' read -r -a f <"$WORK/add4.out"
+	# Control: still in the grace period, over IPv4.
+	assert_equal "$(field "$v" PREV_CLIENT_KEY)" "$(wg pubkey <"$WORK/c3.key")"
+	# The home takes the new key and its IPv6 tunnel address.
+	kill "$(cat "$WORK/app-$v.pid")"
+	ip netns exec "$ns" wg set "$wg" private-key "$WORK/c4.key"
+	ip -n "$ns" addr add "${f[6]}/128" dev "$wg" nodad
+	ip -n "$ns" -6 rule add from "${f[6]}" lookup 203
+	ip -n "$ns" -6 route add default dev "$wg" table 203
+	echo_app h2 "${f[3]},${f[6]}" "$v"
+	# A handshake now, as the link client's reconnect does (home_reconnect).
+	ip netns exec "$ns" wg set "$wg" peer "${f[1]}" remove
+	ip netns exec "$ns" wg set "$wg" peer "${f[1]}" allowed-ips 0.0.0.0/0,::/0 \
+		endpoint "${f[2]}" persistent-keepalive 1
+	run -0 wait_for 100 settled "$v"
+	assert_equal "$(field "$v" PREV_HOME6)" 0
+	run -0 route "$v"
+	assert_output "link_$(field "$v" INDEX) $(field "$v" VETH_LINK_ADDR):443 0 [${f[6]%:1:2}:2]:443"
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$VISITOR6 "
+}
+
+@test "a link made with --ipv6 keeps sending its IPv6 visitors to the old key's home from their own address during a --replace grace period without --ipv6" {
+	local v=g4.example.test f
+	# Control: the link's home speaks IPv6 (the test above).
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$VISITOR6 "
+	run -0 gw add "$v" "$(wg genkey | wg pubkey)" --replace
+	IFS=$'\t' read -r -a f <<<"$output"
+	assert_equal "${#f[@]}" 6
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$VISITOR6 "
+	assert_equal "$(field "$v" HOME6)" 0
+	assert_equal "$(field "$v" PREV_HOME6)" 1
+	run -0 gw start
+	run -0 visit6 "$v" https
+	assert_output --partial "home=$v peer=$VISITOR6 "
+}
+
+@test "the health check does not call a link up whose home asked for --ipv6 but cannot answer its IPv6 visitors" {
+	local f
+	umask 077
+	wg genkey >"$WORK/c6.key"
+	gw add liar6.example.test "$(wg pubkey <"$WORK/c6.key")" --ipv6 >"$WORK/add6.out"
+	IFS=$'\t' read -r -a f <"$WORK/add6.out"
+	# Its peer and app have the IPv4 tunnel address only.
+	home_peer h1 6 "$WORK/c6.key" "${f[1]}" "${f[2]}" "${f[3]}"
+	echo_app h1 "${f[3]}" liar6.example.test
+	run -0 visit liar6.example.test https
+	assert_output --partial "home=liar6.example.test"
+	gw health >/dev/null 2>&1 || true
+	run -0 gw status liar6.example.test
+	assert_line --regexp '^liar6\.example\.test +up .* down +.* yes .*IPv6: '
+	# Controls: a home that answers IPv6 is up, and so is one without.
+	run -0 gw status v4.example.test
+	assert_line --regexp '^v4\.example\.test +up .* up +'
+	run -0 gw status v6.example.test
+	assert_line --regexp '^v6\.example\.test +up .* up +'
+}

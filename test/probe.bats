@@ -107,6 +107,8 @@ field() { printf '%s\n' "$1" | cut -f "$2"; }
 	assert_output --partial "bad namespace name"
 	run -1 probe <<<"t.example.test	$NS	127.0.0.1.5"
 	assert_output --partial "bad IPv4 address"
+	run -1 probe <<<"t.example.test	$NS	127.0.0.1	fd00::zz"
+	assert_output --partial "bad IPv6 address"
 	run -2 probe -j 0
 	assert_output --partial "bad JOBS '0'"
 	run -2 probe -t 61

@@ -92,7 +92,7 @@ TEST(unknown_keys_are_kept_in_order_and_rewritten)
 	check(!parse(text, &r, &extra, why));
 	check(!strcmp(extra.data, "FUTURE_B=2\nFUTURE_A=x y=z\nEMPTY=\n"));
 	check(!record_format(&r, &extra, &out));
-	check(strstr(out.data, "PUBLISH=\nHOME6=0\nFUTURE_B=2\n"
+	check(strstr(out.data, "PUBLISH=\nHOME6=0\nPREV_HOME6=0\nFUTURE_B=2\n"
 			       "FUTURE_A=x y=z\n"
 			       "EMPTY=\n") != NULL);
 	check(!parse(out.data, &again, &extra2, why));
@@ -351,6 +351,30 @@ TEST(expiry_fields_default_to_never_and_are_checked)
 	      strstr(why, "PREV_CLIENT_KEY"));
 }
 
+TEST(prev_home6_defaults_to_0_and_is_kept_by_the_format_after_home6)
+{
+	struct record r, again;
+	struct buf out = { 0 };
+	char text[2048], why[160];
+
+	/* A record of an older linkgate, in a grace period: no PREV_HOME6. */
+	snprintf(text, sizeof(text), "%sHOME6=1\nPREV_CLIENT_KEY=" KEY_B
+		 "\nPREV_UNTIL=1796083200\n", v2_min);
+	check(!parse(text, &r, NULL, why) && r.home6 == 1 &&
+	      r.prev_home6 == 0);
+	snprintf(text, sizeof(text), "%sHOME6=0\nPREV_HOME6=1\n", v2_min);
+	check(!parse(text, &r, NULL, why) && r.home6 == 0 &&
+	      r.prev_home6 == 1);
+	check(!record_format(&r, NULL, &out));
+	check(strstr(out.data, "\nHOME6=0\nPREV_HOME6=1\n") != NULL);
+	check(!parse(out.data, &again, NULL, why) && again.prev_home6 == 1);
+	snprintf(text, sizeof(text), "%sPREV_HOME6=2\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "PREV_HOME6"));
+	snprintf(text, sizeof(text), "%sPREV_HOME6=\n", v2_min);
+	check(parse(text, &r, NULL, why) == -1 && strstr(why, "PREV_HOME6"));
+	buf_free(&out);
+}
+
 int main(void)
 {
 	run(a_version_1_record_reads_with_its_old_key_names);
@@ -368,5 +392,6 @@ int main(void)
 	run(an_expiry_is_a_duration_from_now_or_a_future_date);
 	run(expiry_fields_default_to_never_and_are_checked);
 	run(raw_port_lists_are_parsed_strictly_into_one_canonical_form);
+	run(prev_home6_defaults_to_0_and_is_kept_by_the_format_after_home6);
 	return check_failed_any();
 }
