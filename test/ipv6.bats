@@ -254,3 +254,49 @@ settled() {
 	run -0 gw status v6.example.test
 	assert_line --regexp '^v6\.example\.test +up .* up +'
 }
+
+@test "an empty IPV6_POOL= line in gateway.conf is replaced by a drawn pool, not followed by a second line" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/conf.good"
+	sed -i 's|^IPV6_POOL=.*|IPV6_POOL=|' "$conf"
+	run -0 gw start
+	run -0 grep -c '^IPV6_POOL=' "$conf"
+	local n=$output drawn
+	drawn=$(pool)
+	cp "$WORK/conf.good" "$conf"
+	run -0 gw start
+	assert_equal "$n" 1
+	[[ $drawn == fd* ]] || fail "no pool drawn: '$drawn'"
+	# Control: the links are served from the kept pool again.
+	run -0 visit6 v6.example.test https
+	assert_output --partial "home=v6.example.test peer=$VISITOR6 "
+}
+
+# Last: it takes the gateway host's IPv6 away, then gives it back.
+@test "a gateway host with IPv6 switched off by sysctl still starts, adds links (--ipv6 answered as IPv4 only) and serves IPv4" {
+	local g="ip netns exec ${T}g" f k
+	$g sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	k=$(wg genkey | wg pubkey)
+	run gw add off6.example.test "$k" --ipv6
+	local st=$status out=$output
+	run gw start
+	local st2=$status out2=$output
+	run visit v4.example.test https
+	local st3=$status out3=$output
+	gw remove off6.example.test >/dev/null 2>&1 || :
+	$g sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+	ip -n "${T}g" addr replace "$GATEWAY6/64" dev eth0 nodad
+	ip -n "${T}g" -6 route replace default via "$VISITOR6" dev eth0
+	run -0 gw start
+	[ "$st" = 0 ] || fail "add --ipv6: exit $st: $out"
+	IFS=$'\t' read -r -a f <<<"$out"
+	assert_equal "${#f[@]}" 6
+	[ "$st2" = 0 ] || fail "make gateway: exit $st2: $out2"
+	[ "$st3" = 0 ] || fail "IPv4 visitor: exit $st3: $out3"
+	[[ $out3 == *"home=v4.example.test"* ]] || fail "IPv4 visitor: $out3"
+	# Control: with IPv6 back, make gateway serves IPv6 visitors again
+	# (once nginx, reloaded, listens on [::]:443 again).
+	wait_for 50 visit6 v6.example.test https
+	run -0 visit6 v6.example.test https
+	assert_output --partial "home=v6.example.test peer=$VISITOR6 "
+}
