@@ -255,6 +255,45 @@ settled() {
 	assert_line --regexp '^v6\.example\.test +up .* up +'
 }
 
+@test "an IPV6_POOL that overlaps a route of the gateway host is refused by make setup, which names the route" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/conf.good"
+	# Control: the gateway's own pool passes.
+	run -0 gw setup
+	ip -n "${T}g" -6 route add fd77:1::/32 via "$VISITOR6"
+	sed -i 's|^IPV6_POOL=.*|IPV6_POOL=fd77:1:1::/48|' "$conf"
+	run gw setup
+	ip -n "${T}g" -6 route del fd77:1::/32 via "$VISITOR6"
+	cp "$WORK/conf.good" "$conf"
+	assert_failure 1
+	assert_output --partial "linkgate: IPV6_POOL fd77:1:1::/48 overlaps the route to fd77:1::/32"
+	run -0 visit6 v6.example.test https
+}
+
+@test "a changed IPV6_POOL moves every link's IPv6 addresses at make gateway, and leaves none of the old pool" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf old idx ns host
+	cp "$conf" "$WORK/conf.good"
+	old=$(pool)
+	idx=$(field v6.example.test INDEX)
+	sed -i 's|^IPV6_POOL=.*|IPV6_POOL=fd99:1:2::/48|' "$conf"
+	run gw start
+	local st=$status out=$output
+	host=$(ip -n "${T}g" -6 -o addr)
+	ns=$(ip -n "${GWPREFIX}n$idx" -6 -o addr)
+	cp "$WORK/conf.good" "$conf"
+	[ "$st" = 0 ] || fail "make gateway: exit $st: $out"
+	# Control: the new pool's addresses are there.
+	[[ $host == *"fd99:1:2:$(printf %x "$idx")::1/126"* ]] || fail "no new address: $host"
+	[[ $ns == *"fd99:1:2:$(printf %x "$idx")::1:1/126"* ]] || fail "no new tunnel address: $ns"
+	[[ $host != *"$old:"* ]] || fail "the host keeps the old pool's addresses: $host"
+	[[ $ns != *"$old:"* ]] || fail "the link namespace keeps the old pool's addresses: $ns"
+	# Back to the old pool: the links serve their IPv6 visitors again.
+	run -0 gw start
+	wait_for 50 visit6 v6.example.test https
+	run -0 visit6 v6.example.test https
+	assert_output --partial "home=v6.example.test peer=$VISITOR6 "
+}
+
 @test "an empty IPV6_POOL= line in gateway.conf is replaced by a drawn pool, not followed by a second line" {
 	local conf=$WORK/root/etc/linkgate/gateway.conf
 	cp "$conf" "$WORK/conf.good"
