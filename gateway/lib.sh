@@ -123,6 +123,16 @@ AUTHORIZED_KEYS=
 # GOMEMLIMIT=off and GOGC=100.
 WG_GOMEMLIMIT=128MiB
 WG_GOGC=100
+# The processors (Go's GOMAXPROCS) each link's wireguard-go runs Go code
+# on at once; off: Go's default, every CPU. One: a gateway runs one
+# wireguard-go per link, so links already spread over the CPUs, and with
+# more than one, Go hands each packet between threads that sleep and wake
+# (futex, nanosleep), which cost the tunnel about as much CPU as the
+# packets themselves. make bench on 2 cores (README, Performance): about
+# 47 instead of 60 to 89 CPU microseconds a HTTPS request in the
+# gateway's wireguard-go; one link's bulk download is then bound to one
+# CPU's crypto (about 1.6-1.9 instead of 2.4-2.7 Gbit/s of raw iperf3).
+WG_GOMAXPROCS=1
 HELPERS=
 # The most links the gateway holds: nginx declares one upstream block per
 # link index at its start (README, Limits: at 1,024 nginx -t takes ~0.06 s
@@ -194,6 +204,7 @@ conf_load() {
 		AUTHORIZED_KEYS) AUTHORIZED_KEYS=$value ;;
 		WG_GOMEMLIMIT) WG_GOMEMLIMIT=$value ;;
 		WG_GOGC) WG_GOGC=$value ;;
+		WG_GOMAXPROCS) WG_GOMAXPROCS=$value ;;
 		HELPERS) HELPERS=$value ;;
 		MAX_LINKS) MAX_LINKS=$value ;;
 		LINK_CONNS) LINK_CONNS=$value ;;
@@ -267,6 +278,10 @@ conf_check() {
 	case $WG_GOGC in
 	off | [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9]) ;;
 	*) die "bad WG_GOGC '$WG_GOGC': 1-9999, or off (collect only at WG_GOMEMLIMIT)" ;;
+	esac
+	case $WG_GOMAXPROCS in
+	off | [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9]) ;;
+	*) die "bad WG_GOMAXPROCS '$WG_GOMAXPROCS': 1-9999, or off (Go's default: every CPU)" ;;
 	esac
 	if [ "$WG_GOGC" = off ] && [ "$WG_GOMEMLIMIT" = off ]; then
 		die "bad WG_GOGC 'off' with WG_GOMEMLIMIT 'off': wireguard-go would never free memory"

@@ -481,19 +481,21 @@ damaged() {
 	run -0 nsenter --net="/run/netns/${T}g" curl -s --max-time 2 -H 'Host: app1.example.test' http://198.18.0.6:80/
 }
 
-@test "each link's wireguard-go runs with the gateway's Go memory settings" {
+@test "each link's wireguard-go runs with the gateway's Go memory settings and on one processor" {
 	pid=$(pgrep -f "wireguard-go ${GWPREFIX}w1\$")
 	run -0 tr '\0' '\n' <"/proc/$pid/environ"
 	assert_line GOMEMLIMIT=128MiB
 	assert_line GOGC=100
+	assert_line GOMAXPROCS=1
 }
 
-@test "bad Go memory settings for wireguard-go are refused" {
+@test "bad Go settings for wireguard-go are refused" {
 	conf=$WORK/root/etc/linkgate/gateway.conf
 	cp "$conf" "$WORK/conf.saved"
 	for bad in WG_GOMEMLIMIT=128 WG_GOMEMLIMIT=-1MiB WG_GOMEMLIMIT=0MiB \
 		'WG_GOMEMLIMIT=1MiB;id' WG_GOMEMLIMIT=99999999MiB WG_GOGC=0 WG_GOGC=-5 \
-		WG_GOGC=10000 'WG_GOGC=50 x'; do
+		WG_GOGC=10000 'WG_GOGC=50 x' WG_GOMAXPROCS=0 WG_GOMAXPROCS=01 \
+		WG_GOMAXPROCS=10000 WG_GOMAXPROCS=-1 'WG_GOMAXPROCS=1;id' WG_GOMAXPROCS=; do
 		cp "$WORK/conf.saved" "$conf"
 		echo "$bad" >>"$conf"
 		run -1 gw list
@@ -501,6 +503,9 @@ damaged() {
 	done
 	cp "$WORK/conf.saved" "$conf"
 	echo WG_GOGC=off >>"$conf"
+	run -0 gw list
+	cp "$WORK/conf.saved" "$conf"
+	echo WG_GOMAXPROCS=off >>"$conf"
 	run -0 gw list
 	cp "$WORK/conf.saved" "$conf"
 }
