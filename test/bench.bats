@@ -17,6 +17,9 @@ setup() {
 		# A row of zeros means a tool failed to measure.
 		assert_line --regexp "^\| $row.* \| [1-9][0-9]* \[.*"
 	done
+	# The HTTPS rows again, in turns, for the ratios' targets.
+	assert_line --regexp '^\| round 1 \| [1-9][0-9.]* \| [1-9][0-9.]* \| [1-9][0-9.]* \| [0-9.]+ \|'
+	assert_line --regexp '^\| project HTTPS req/s >= 0.95x hand-built \(median of the rounds in turns\) \| [0-9.]+ \(target >= 0.95: (met|MISSED)\) \|$'
 	assert_line --regexp '^\| through the project.s WireGuard link \| 0?\.?[0-9.]+ '
 	assert_line --regexp "^\\| through the project's raw port \\(visitor to home, DNAT only\\) \\| 0?\\.?[0-9.]+ "
 	assert_line --regexp "^\\| through the project's raw port \\| [1-9][0-9]* \\| [0-9.]+ \\|"
