@@ -127,11 +127,11 @@ WG_GOGC=100
 # on at once; off: Go's default, every CPU. One: a gateway runs one
 # wireguard-go per link, so links already spread over the CPUs, and with
 # more than one, Go hands each packet between threads that sleep and wake
-# (futex, nanosleep), which cost the tunnel about as much CPU as the
-# packets themselves. make bench on 2 cores (README, Performance): about
-# 47 instead of 60 to 89 CPU microseconds a HTTPS request in the
-# gateway's wireguard-go; one link's bulk download is then bound to one
-# CPU's crypto (about 1.6-1.9 instead of 2.4-2.7 Gbit/s of raw iperf3).
+# (futex, epoll, nanosleep), which cost the tunnel about as much CPU as
+# the packets themselves. Measured on 2 cores (README, Performance): 81-85
+# instead of 122-128 CPU microseconds a HTTPS request in the gateway's
+# wireguard-go; one link's bulk download is then bound to one CPU's
+# crypto (raw iperf3 1.6-1.9 instead of 2.4-2.7 Gbit/s).
 WG_GOMAXPROCS=1
 HELPERS=
 # The most links the gateway holds: nginx declares one upstream block per
