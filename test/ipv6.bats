@@ -270,6 +270,37 @@ settled() {
 	run -0 visit6 v6.example.test https
 }
 
+@test "make setup reads blackhole, unreachable and multipath routes: one over a pool is refused, the others pass without noise" {
+	local conf=$WORK/root/etc/linkgate/gateway.conf
+	cp "$conf" "$WORK/conf.good"
+	# Outside every pool: setup passes, and says nothing of them.
+	ip -n "${T}g" route add blackhole 10.250.0.0/16
+	ip -n "${T}g" route add 10.251.0.0/16 nexthop via "$VISITOR" nexthop via 10.77.0.3
+	ip -n "${T}g" -6 route add unreachable fd78::/32
+	run gw setup
+	local st=$status out=$output
+	ip -n "${T}g" route del blackhole 10.250.0.0/16
+	ip -n "${T}g" route del 10.251.0.0/16
+	ip -n "${T}g" -6 route del unreachable fd78::/32
+	[ "$st" = 0 ] || fail "setup: exit $st: $out"
+	refute_output --partial "parameter not set"
+	# A blackhole over both IPv4 pools (the defaults, 198.18.0.0/16 and
+	# 198.19.0.0/16) is a route like any other.
+	ip -n "${T}g" route add blackhole 198.18.0.0/15
+	run gw setup
+	ip -n "${T}g" route del blackhole 198.18.0.0/15
+	assert_failure 1
+	assert_output --partial "linkgate: pool 198.18.0.0/16 overlaps the route to 198.18.0.0/15"
+	# An unreachable route over the IPv6 pool too.
+	ip -n "${T}g" -6 route add unreachable "$(pool)::/48"
+	run gw setup
+	ip -n "${T}g" -6 route del unreachable "$(pool)::/48"
+	cp "$WORK/conf.good" "$conf"
+	assert_failure 1
+	assert_output --partial "overlaps the route to $(pool)::/48"
+	run -0 visit6 v6.example.test https
+}
+
 @test "a changed IPV6_POOL moves every link's IPv6 addresses at make gateway, and leaves none of the old pool" {
 	local conf=$WORK/root/etc/linkgate/gateway.conf old idx ns host
 	cp "$conf" "$WORK/conf.good"
@@ -338,4 +369,20 @@ settled() {
 	wait_for 50 visit6 v6.example.test https
 	run -0 visit6 v6.example.test https
 	assert_output --partial "home=v6.example.test peer=$VISITOR6 "
+}
+
+# held6: whether nginx holds an established IPv6 connection to a link's :443.
+held6() {
+	[ -n "$(ip netns exec "${T}g" ss -Htn6 state established '( dport = :443 )')" ]
+}
+
+@test "removing a link ends nginx's IPv6 connections to it at once" {
+	ip netns exec "${T}i" sh -c "sleep 20 | openssl s_client -quiet -connect '[$GATEWAY6]:443' \
+		-servername v6.example.test" >/dev/null 2>&1 3>&- &
+	echo $! >"$WORK/held6.pid"
+	wait_for 50 held6
+	gw remove v6.example.test >/dev/null
+	run held6
+	kill "$(cat "$WORK/held6.pid")" 2>/dev/null || true
+	assert_failure
 }
